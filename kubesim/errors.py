@@ -128,3 +128,36 @@ def too_many_requests(retry_after: int = 1) -> StatusError:
         {"retryAfterSeconds": retry_after},
         headers={"Retry-After": str(retry_after)},
     )
+
+
+def resource_expired(message: str) -> StatusError:
+    """410 Expired, e.g. ``too old resource version: 5 (1200)`` for a watch beyond the event history."""
+    return StatusError(410, "Expired", message)
+
+
+def gone(message: str) -> StatusError:
+    """410 Gone (a plain Gone, e.g. an expired continue token)."""
+    return StatusError(410, "Gone", message)
+
+
+def not_acceptable(message: str) -> StatusError:
+    return StatusError(406, "NotAcceptable", message)
+
+
+def method_not_allowed(message: str) -> StatusError:
+    """405 for a verb the resource does not serve (``create`` on a virtual review's GET, etc.)."""
+    return StatusError(405, "MethodNotAllowed", message)
+
+
+def not_found_path(message: str = "the server could not find the requested resource") -> StatusError:
+    """404 for an unknown URL (no resource behind it); the real body carries no name."""
+    return StatusError(404, "NotFound", message, {})
+
+
+def invalid_causes(group: str, kind: str, name: str, causes: list[dict]) -> StatusError:
+    """Alias of :func:`invalid` for readability at call sites building many causes."""
+    return invalid(group, kind, name, causes)
+
+
+def timeout(message: str = "Timeout: request did not complete within the allotted timeout") -> StatusError:
+    return StatusError(504, "Timeout", message)
