@@ -1,0 +1,57 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from apps.clusters.models import PodSecurityLevel
+from apps.namespaces.validators import validate_namespace_name
+
+
+class Namespace(models.Model):
+    """Desired state of one namespace on one cluster; the worker reconciles it.
+
+    The row stays after deletion (phase Deleted) for history; the name can
+    then be reused, hence the conditional unique constraint.
+    """
+
+    class Phase(models.TextChoices):
+        PENDING = "Pending", "Pending"
+        PROVISIONING = "Provisioning", "Provisioning"
+        READY = "Ready", "Ready"
+        FAILED = "Failed", "Failed"
+        TERMINATING = "Terminating", "Terminating"
+        DELETED = "Deleted", "Deleted"
+
+    cluster = models.ForeignKey("clusters.Cluster", on_delete=models.PROTECT, related_name="namespaces")
+    name = models.CharField(max_length=63, validators=[validate_namespace_name])
+    team = models.ForeignKey("teams.Team", on_delete=models.PROTECT, related_name="namespaces")
+    purpose = models.CharField(max_length=200, blank=True)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="owned_namespaces")
+    expires_at = models.DateTimeField(null=True, blank=True)
+    protected = models.BooleanField(default=False, help_text="Never reaped by the TTL reaper")
+    quota = models.JSONField(default=dict, help_text="ResourceQuota hard values: resource -> quantity")
+    pod_security_level = models.CharField(max_length=16, choices=PodSecurityLevel.choices, default=PodSecurityLevel.RESTRICTED)
+    phase = models.CharField(max_length=16, choices=Phase.choices, default=Phase.PENDING, db_index=True)
+    last_error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    # Hash of the last bundle applied successfully; equal hash => nothing to write.
+    observed_hash = models.CharField(max_length=64, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Set while a worker holds the row (claim), cleared when it lets go.
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["cluster__name", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["cluster", "name"], condition=~Q(phase="Deleted"), name="namespace_unique_live_name_per_cluster"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def is_live(self) -> bool:
+        return self.phase not in (self.Phase.TERMINATING, self.Phase.DELETED)

@@ -1,0 +1,37 @@
+from django.conf import settings
+from django.core.validators import validate_slug
+from django.db import models
+
+
+class Team(models.Model):
+    slug = models.SlugField(max_length=63, unique=True, validators=[validate_slug])
+    name = models.CharField(max_length=100)
+    contact = models.CharField(max_length=200, blank=True, help_text="Email or chat channel of the team")
+    # Team budget: resource -> quantity, summed over all the team's namespaces.
+    budget = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self):
+        return self.slug
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        MEMBER = "member", "Member"
+        MANAGER = "manager", "Manager"
+        VIEWER = "viewer", "Viewer"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["team__slug", "user__username"]
+        constraints = [models.UniqueConstraint(fields=["user", "team"], name="membership_unique_user_team")]
+
+    def __str__(self):
+        return f"{self.user} in {self.team} ({self.role})"

@@ -1,0 +1,201 @@
+"""Settings for the platform portal, read from environment variables.
+
+Every value has an embedded default so ``make run`` works with nothing
+configured; production sets the variables documented in README.md.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+
+from portal.envconfig import env, env_bool, env_int, env_list
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# The default key is only fit for a laptop demo; `manage.py check --deploy`
+# flags it because of the "django-insecure-" prefix.
+SECRET_KEY = env("SECRET_KEY", "django-insecure-portal-demo-key-change-me-0123456789abcdef")
+DEBUG = env_bool("DEBUG", False)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "django_filters",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "apps.core",
+    "apps.accounts",
+    "apps.audit",
+    "apps.teams",
+    "apps.clusters",
+    "apps.namespaces",
+    "apps.approvals",
+    "apps.onboarding",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "apps.core.middleware.RequestContextMiddleware",
+]
+
+ROOT_URLCONF = "portal.urls"
+WSGI_APPLICATION = "portal.wsgi.application"
+ASGI_APPLICATION = "portal.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "apps.core.context_processors.portal",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env("DATABASE_URL", f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"),
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
+        conn_health_checks=True,
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.User"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "namespaces:dashboard"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
+WHITENOISE_USE_FINDERS = True
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+# --- Celery -----------------------------------------------------------------
+# With no broker configured, tasks run in-process (the demo); with REDIS_URL
+# or CELERY_BROKER_URL set, a real worker is required.
+CELERY_BROKER_URL = env("CELERY_BROKER_URL") or env("REDIS_URL") or ""
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_EAGER_PROPAGATES = False
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+# A worker killed mid-task must not lose the task: acknowledge after it ran
+# and requeue when the worker process dies.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", "portal")
+CELERY_BEAT_SCHEDULE = {
+    "resync-namespaces": {"task": "apps.namespaces.tasks.resync", "schedule": timedelta(seconds=env_int("RESYNC_INTERVAL_SECONDS", 60))},
+    "check-cluster-health": {"task": "apps.clusters.tasks.check_all_health", "schedule": timedelta(seconds=env_int("HEALTH_INTERVAL_SECONDS", 60))},
+}
+
+# --- Kubernetes -----------------------------------------------------------------
+# Fernet keys (comma-separated, first one encrypts) for cluster credentials at
+# rest. The default is derived from SECRET_KEY so a demo needs nothing.
+_derived_key = base64.urlsafe_b64encode(hashlib.sha256(f"cluster-credentials:{SECRET_KEY}".encode()).digest()).decode()
+CLUSTER_CREDENTIAL_KEYS = env_list("CLUSTER_CREDENTIAL_KEYS", [_derived_key])
+KUBE_REQUEST_TIMEOUT_SECONDS = env_int("KUBE_REQUEST_TIMEOUT_SECONDS", 10)
+# Field manager used for every server-side apply the portal makes.
+KUBE_FIELD_MANAGER = "platform-portal"
+# Prefix of every label/annotation key the portal owns.
+PORTAL_LABEL_DOMAIN = env("PORTAL_LABEL_DOMAIN", "portal.platform.io")
+# A developer's identity on clusters: the CN of their client certificate and
+# the subject of their RoleBindings.
+CLUSTER_USER_PREFIX = env("CLUSTER_USER_PREFIX", "portal:")
+RECONCILE_MAX_BACKOFF_SECONDS = env_int("RECONCILE_MAX_BACKOFF_SECONDS", 300)
+
+# Kubeconfig certificates (issue 4): default lifetime and the admin-set cap.
+KUBECONFIG_CERT_SECONDS = env_int("KUBECONFIG_CERT_SECONDS", 24 * 3600)
+KUBECONFIG_CERT_MAX_SECONDS = env_int("KUBECONFIG_CERT_MAX_SECONDS", 7 * 24 * 3600)
+KUBECONFIG_CSR_TIMEOUT_SECONDS = env_int("KUBECONFIG_CSR_TIMEOUT_SECONDS", 15)
+
+# --- REST API -----------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "apps.accounts.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 100,
+    "EXCEPTION_HANDLER": "apps.core.api.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Platform portal API",
+    "DESCRIPTION": "Self-service namespaces, memberships and kubeconfigs for Kubernetes platform teams.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI assets come from our own static files (no CDN).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    "loggers": {"kubernetes": {"level": "WARNING"}, "urllib3": {"level": "WARNING"}},
+}
+
+# --- Namespace defaults -----------------------------------------------------------
+# Quota used when a request names none (the book's small-team tier).
+DEFAULT_NAMESPACE_QUOTA = {
+    "requests.cpu": "2",
+    "limits.cpu": "4",
+    "requests.memory": "4Gi",
+    "limits.memory": "8Gi",
+    "pods": "50",
+}
+# Longest lifetime a namespace request may ask for (hours).
+NAMESPACE_MAX_TTL_HOURS = env_int("NAMESPACE_MAX_TTL_HOURS", 24 * 90)

@@ -1,0 +1,19 @@
+"""Top-level URL map: one include per app, the API under /api/v1/."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("", include("apps.accounts.urls")),
+    path("", include("apps.namespaces.urls")),
+    path("requests/", include("apps.approvals.urls")),
+    path("teams/", include("apps.teams.urls")),
+    path("clusters/", include("apps.clusters.urls")),
+    path("audit/", include("apps.audit.urls")),
+    path("onboarding/", include("apps.onboarding.urls")),
+    path("api/v1/", include("portal.api_urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]

@@ -1,0 +1,165 @@
+"""Shared fixtures: the people of every test (member, manager, outsider, admin,
+auditor), their team, API clients, and a real Celery worker process.
+
+Cluster fixtures (kubesim-backed ``Cluster`` rows) live here too so every app's
+tests use the same one.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from apps.accounts.models import User
+from apps.accounts.services import api_token_issue
+from apps.teams.models import Membership, Team
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "correct-horse-battery-staple"
+
+
+def make_user(username: str, **extra) -> User:
+    return User.objects.create_user(username=username, password=PASSWORD, email=f"{username}@example.com", **extra)
+
+
+@pytest.fixture
+def team(db) -> Team:
+    return Team.objects.create(slug="payments", name="Payments", contact="#payments")
+
+
+@pytest.fixture
+def other_team(db) -> Team:
+    return Team.objects.create(slug="search", name="Search", contact="#search")
+
+
+@pytest.fixture
+def member(team) -> User:
+    user = make_user("alice")
+    Membership.objects.create(user=user, team=team, role=Membership.Role.MEMBER)
+    return user
+
+
+@pytest.fixture
+def manager(team) -> User:
+    user = make_user("bob")
+    Membership.objects.create(user=user, team=team, role=Membership.Role.MANAGER)
+    return user
+
+
+@pytest.fixture
+def viewer(team) -> User:
+    user = make_user("victor")
+    Membership.objects.create(user=user, team=team, role=Membership.Role.VIEWER)
+    return user
+
+
+@pytest.fixture
+def outsider(other_team) -> User:
+    """A user in another team: sees nothing of ``team``."""
+    user = make_user("mallory")
+    Membership.objects.create(user=user, team=other_team, role=Membership.Role.MANAGER)
+    return user
+
+
+@pytest.fixture
+def admin_user(db) -> User:
+    return make_user("carol", platform_role=User.PlatformRole.ADMIN)
+
+
+@pytest.fixture
+def auditor(db) -> User:
+    return make_user("dora", platform_role=User.PlatformRole.AUDITOR)
+
+
+@pytest.fixture
+def api_client_for():
+    """``api_client_for(user)`` -> an APIClient authenticated with a real API token."""
+
+    def build(user: User) -> APIClient:
+        _, token = api_token_issue(actor=None, user=user)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+        return client
+
+    return build
+
+
+@pytest.fixture
+def client_for(client):
+    """``client_for(user)`` -> Django test client logged in as ``user``."""
+    from django.test import Client
+
+    def build(user: User) -> Client:
+        c = Client()
+        c.force_login(user)
+        return c
+
+    return build
+
+
+# --- Celery ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def celery_worker(transactional_db, settings):
+    """A real ``celery worker`` process on its own queue, reading the test database.
+
+    Needs ``transactional_db``: the worker is another process and only sees
+    committed rows. The producer side stops running tasks eagerly for the
+    duration of the test.
+    """
+    from portal.celery import app
+
+    broker = settings.CELERY_BROKER_URL
+    assert broker, "CELERY_BROKER_URL must point at Redis for worker tests"
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    db_name = connection.settings_dict["NAME"]
+    base_url = os.environ["DATABASE_URL"].rsplit("/", 1)[0]
+    env = dict(os.environ, DATABASE_URL=f"{base_url}/{db_name}", CELERY_BROKER_URL=broker, CELERY_QUEUE=queue,
+               DATABASE_CONN_MAX_AGE="0", PYTHONUNBUFFERED="1")
+    log_path = ROOT / "var" / f"celery-{queue}.log"
+    log_path.parent.mkdir(exist_ok=True)
+    log = open(log_path, "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", queue, "--pool=solo", "--concurrency=1",
+         "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    old = (app.conf.task_always_eager, app.conf.task_default_queue)
+    app.conf.task_always_eager = False
+    app.conf.task_default_queue = queue
+    deadline = time.monotonic() + 30
+    while "ready." not in log_path.read_text():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"celery worker did not start:\n{log_path.read_text()}")
+        time.sleep(0.1)
+    proc.log_path = log_path
+    yield proc
+    app.conf.task_always_eager, app.conf.task_default_queue = old
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+    log.close()
+
+
+def wait_for(predicate, timeout: float = 15.0, interval: float = 0.05, message: str = "condition"):
+    """Poll ``predicate`` until it returns a truthy value; fail the test after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)
