@@ -116,7 +116,7 @@ def namespace_request_submit(*, actor, team: Team, cluster: Cluster | None, name
 
 def _lock_for_decision(*, actor, request: Request) -> Request:
     """Re-read the request under a row lock and check the decision rules."""
-    locked = Request.objects.select_for_update().select_related("team", "cluster").get(pk=request.pk)
+    locked = Request.objects.select_for_update(of=("self",)).select_related("team", "cluster").get(pk=request.pk)
     if not can_manage_team(actor, locked.team):
         raise PermissionDenied(f"only managers of team {locked.team.slug} or a platform admin can decide this request")
     if locked.requester_id == actor.pk:
@@ -191,7 +191,7 @@ def request_reject(*, actor, request: Request, reason: str = "") -> Request:
 @transaction.atomic
 def request_cancel(*, actor, request: Request) -> Request:
     """The requester withdraws a request that nobody has decided yet."""
-    request = Request.objects.select_for_update().select_related("team", "cluster").get(pk=request.pk)
+    request = Request.objects.select_for_update(of=("self",)).select_related("team", "cluster").get(pk=request.pk)
     if request.requester_id != actor.pk:
         raise PermissionDenied("only the requester can cancel a request")
     if request.state != Request.State.SUBMITTED:
