@@ -146,7 +146,7 @@ _BUILTINS = [
     ResourceType("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False, "clusterrole"),
     ResourceType("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False, "clusterrolebinding"),
     ResourceType("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", True, "networkpolicy", ("netpol",)),
-    ResourceType("apps", "v1", "deployments", "Deployment", True, "deployment", ("deploy",), ALL_VERBS, ("status", "scale"),
+    ResourceType("apps", "v1", "deployments", "Deployment", True, "deployment", ("deploy",), ALL_VERBS, ("status",),
                  categories=("all",)),
     ResourceType("certificates.k8s.io", "v1", "certificatesigningrequests", "CertificateSigningRequest", False,
                  "certificatesigningrequest", ("csr",), ALL_VERBS, ("approval", "status")),

@@ -343,13 +343,14 @@ class Store:
         self._listeners.append(fn)
 
     def watch(self, rt: ResourceType, namespace: str | None, resource_version: str | None,
-              stop: threading.Event, timeout: float | None = None) -> Iterator[dict]:
+              stop: threading.Event, timeout: float | None = None, idle: bool = False) -> Iterator[dict]:
         """Events for ``rt`` (in ``namespace``) after ``resource_version``.
 
         With no resourceVersion (or "0") the current objects come first as ADDED
         events, as the real server does. Raises 410 Expired *before* returning the
         iterator when the requested version is older than the event history, and
-        400 for a non-numeric version.
+        400 for a non-numeric version. With ``idle=True`` the iterator also yields
+        ``None`` on quiet ticks (about every 0.25 s) so a server can notice a gone client.
         """
         tkey = _type_key(rt)
         ns_filter = namespace if (namespace and rt.namespaced) else None
@@ -372,9 +373,9 @@ class Store:
                     oldest = self._history_start
                 if start < oldest:
                     raise errors.resource_expired(f"too old resource version: {start} ({oldest + 1})")
-        return self._watch_iter(tkey, ns_filter, start, initial, stop, timeout)
+        return self._watch_iter(tkey, ns_filter, start, initial, stop, timeout, idle)
 
-    def _watch_iter(self, tkey, ns_filter, start, initial, stop, timeout) -> Iterator[dict]:
+    def _watch_iter(self, tkey, ns_filter, start, initial, stop, timeout, idle) -> Iterator[dict]:
         import time as _time
 
         yield from initial
@@ -390,6 +391,8 @@ class Store:
                     if etkey == tkey and (ns_filter is None or ens == ns_filter):
                         batch.append({"type": etype, "object": clone(eobj)})
             yield from batch
+            if idle and not batch:
+                yield None
             if deadline is not None and _time.monotonic() >= deadline:
                 return
 
