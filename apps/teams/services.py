@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
 from apps.audit.services import audit_record
+from apps.core.errors import ServiceError
 from apps.teams.models import Membership, Team
+from apps.teams.selectors import can_manage_team
 
 
 def team_create(*, actor, slug: str, name: str, contact: str = "") -> Team:
@@ -26,14 +29,184 @@ def _resync_team_namespaces(team: Team) -> None:
 
 
 def membership_add(*, actor, team: Team, user, role: str = Membership.Role.MEMBER) -> Membership:
-    """Add ``user`` to ``team`` (or change their role); bindings follow on every cluster."""
+    """Add ``user`` to ``team`` (or change their role); bindings follow on every cluster.
+
+    ``actor`` must manage the team (or be a platform admin); ``None`` is the
+    system itself (seed command).
+    """
+    if role not in Membership.Role.values:
+        raise ValidationError({"role": [f"must be one of {', '.join(Membership.Role.values)}"]})
+    if not user.is_active:
+        raise ValidationError({"user": [f"{user.get_username()} is deactivated"]})
     with transaction.atomic():
-        membership, created = Membership.objects.select_for_update().get_or_create(team=team, user=user, defaults={"role": role})
-        before = None if created else {"role": membership.role}
-        if not created and membership.role != role:
-            membership.role = role
-            membership.save(update_fields=["role"])
-        audit_record(actor=actor, action="membership.add" if created else "membership.change_role", target=membership,
-                     team=team, before=before, after={"user": user.username, "team": team.slug, "role": role})
+        _require_manager(actor, team)
+        existing = Membership.objects.select_for_update().filter(team=team, user=user).first()
+        if existing is not None:
+            # Same rules as a role change (the last manager stays a manager).
+            return membership_change_role(actor=actor, membership=existing, role=role)
+        membership = Membership.objects.create(team=team, user=user, role=role)
+        audit_record(actor=actor, action="membership.add", target=membership, team=team,
+                     after={"user": user.username, "team": team.slug, "role": role})
         _resync_team_namespaces(team)
     return membership
+
+
+# --- Membership management (managers and admins) -------------------------------------
+
+def _require_manager(actor, team: Team) -> None:
+    # ``actor=None`` is the system (seed command, migrations): trusted callers only.
+    if actor is not None and not can_manage_team(actor, team):
+        raise PermissionDenied(f"only managers of team {team.slug} or a platform admin can change its members")
+
+
+def _other_managers(membership: Membership) -> bool:
+    return Membership.objects.filter(team_id=membership.team_id, role=Membership.Role.MANAGER).exclude(pk=membership.pk).exists()
+
+
+def membership_change_role(*, actor, membership: Membership, role: str) -> Membership:
+    """Change a member's role (member ↔ viewer ↔ manager); the RoleBindings follow.
+
+    A team always keeps one manager, otherwise nobody but a platform admin
+    could decide its requests any more.
+    """
+    if role not in Membership.Role.values:
+        raise ValidationError({"role": [f"must be one of {', '.join(Membership.Role.values)}"]})
+    with transaction.atomic():
+        membership = Membership.objects.select_for_update().select_related("team", "user").get(pk=membership.pk)
+        _require_manager(actor, membership.team)
+        if membership.role == role:
+            return membership
+        if membership.role == Membership.Role.MANAGER and not _other_managers(membership):
+            raise ServiceError(f"{membership.user.username} is the last manager of {membership.team.slug}; make someone else manager first")
+        before = {"user": membership.user.username, "team": membership.team.slug, "role": membership.role}
+        membership.role = role
+        membership.save(update_fields=["role"])
+        audit_record(actor=actor, action="membership.change_role", target=membership, team=membership.team,
+                     before=before, after={**before, "role": role})
+        _resync_team_namespaces(membership.team)
+    return membership
+
+
+def membership_remove(*, actor, membership: Membership) -> None:
+    """Remove a member from the team; one reconcile pass deletes their RoleBindings everywhere.
+
+    Certificates already issued stay valid until they expire (Kubernetes
+    cannot revoke them) but grant nothing once the bindings are gone.
+    Members may also leave on their own.
+    """
+    with transaction.atomic():
+        membership = Membership.objects.select_for_update().select_related("team", "user").get(pk=membership.pk)
+        if actor is None or actor.pk != membership.user_id:
+            _require_manager(actor, membership.team)
+        if membership.role == Membership.Role.MANAGER and not _other_managers(membership):
+            raise ServiceError(f"{membership.user.username} is the last manager of {membership.team.slug}; make someone else manager first")
+        before = {"user": membership.user.username, "team": membership.team.slug, "role": membership.role}
+        team = membership.team
+        audit_record(actor=actor, action="membership.remove", target=membership, team=team, before=before,
+                     message="RoleBindings are removed from every namespace of the team; issued certificates stay valid until expiry but grant nothing")
+        membership.delete()
+        _resync_team_namespaces(team)
+
+
+def user_deactivate(*, actor, user) -> None:
+    """Deactivate a user (platform admins): they can no longer log in and lose every RoleBinding.
+
+    Memberships are removed (and recorded in the audit row), so the next
+    reconcile of each of their teams deletes the bindings on every cluster in
+    one pass; re-activating someone means adding them to teams again, on purpose.
+    """
+    if actor is not None and not actor.is_platform_admin:
+        raise PermissionDenied("only platform admins can deactivate users")
+    if actor is not None and actor.pk == user.pk:
+        raise ServiceError("you cannot deactivate yourself")
+    with transaction.atomic():
+        user = type(user).objects.select_for_update().get(pk=user.pk)
+        memberships = list(Membership.objects.select_for_update().select_related("team").filter(user=user))
+        before = {"is_active": user.is_active, "memberships": [{"team": m.team.slug, "role": m.role} for m in memberships]}
+        user.is_active = False
+        user.save(update_fields=["is_active"])
+        # Their API tokens must stop working too; the authentication class
+        # already refuses inactive users, deleting them makes it permanent.
+        user.api_tokens.all().delete()
+        for m in memberships:
+            m.delete()
+        audit_record(actor=actor, action="user.deactivate", target=user, before=before,
+                     after={"is_active": False, "memberships": []},
+                     message="RoleBindings are removed from every namespace of their teams; issued certificates stay valid until expiry but grant nothing")
+        for team in {m.team_id: m.team for m in memberships}.values():
+            _resync_team_namespaces(team)
+
+
+# --- Join-team requests -------------------------------------------------------------
+
+JOINABLE_ROLES = (Membership.Role.MEMBER, Membership.Role.VIEWER)
+
+
+@transaction.atomic
+def membership_request_submit(*, actor, team: Team, role: str = Membership.Role.MEMBER, note: str = "",
+                              idempotency_key: str = ""):
+    """Ask to join ``team`` as member or viewer; a manager of the team decides (four-eyes).
+
+    Anyone active may ask (that is how newcomers start), but only once at a
+    time per team, and not for a team they are already in. Managers are made
+    by other managers directly, not by request.
+    """
+    from apps.approvals.models import Request
+    from apps.approvals.services import request_snapshot
+
+    if idempotency_key:
+        existing = Request.objects.filter(requester=actor, idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing
+    if not actor.is_active:
+        raise PermissionDenied("inactive users cannot ask to join a team")
+    errors: dict[str, list[str]] = {}
+    if role not in JOINABLE_ROLES:
+        errors["role"] = [f"must be one of {', '.join(JOINABLE_ROLES)} (managers are appointed by a manager)"]
+    if len(note or "") > 500:
+        errors["note"] = ["must be at most 500 characters"]
+    if errors:
+        raise ValidationError(errors)
+    # Serialise submissions per team so two clicks cannot create two open requests.
+    Team.objects.select_for_update().filter(pk=team.pk).first()
+    if Membership.objects.filter(team=team, user=actor).exists():
+        raise ValidationError({"team": [f"you are already in team {team.slug}"]})
+    if Request.objects.filter(kind=Request.Kind.MEMBERSHIP, team=team, requester=actor, state=Request.State.SUBMITTED).exists():
+        raise ValidationError({"team": [f"you already asked to join {team.slug}; wait for a manager's decision"]})
+    request = Request.objects.create(kind=Request.Kind.MEMBERSHIP, team=team, requester=actor,
+                                     payload={"role": role, "note": note or ""}, idempotency_key=idempotency_key)
+    audit_record(actor=actor, action="request.submit", target=request, after=request_snapshot(request), team=team)
+    return request
+
+
+def _approve_membership(*, actor, request) -> None:
+    """Approval handler for join requests: create the membership, start the KPI, track the bindings.
+
+    Runs inside ``request_approve``'s transaction, after the four-eyes checks.
+    """
+    from apps.approvals.models import Request
+    from apps.onboarding.services import onboarding_start
+
+    user = request.requester
+    if not user.is_active:
+        raise ServiceError(f"{user.username} is deactivated and cannot join a team")
+    if Membership.objects.filter(team=request.team, user=user).exists():
+        raise ServiceError(f"{user.username} is already in team {request.team.slug}")
+    membership_add(actor=actor, team=request.team, user=user, role=request.payload.get("role", Membership.Role.MEMBER))
+    request.state = Request.State.APPLYING
+    request.started_at = request.decided_at
+    onboarding = onboarding_start(request=request)
+    from apps.onboarding.tasks import confirm_access  # tasks import services; keep the cycle lazy
+
+    # Enqueued after the team's reconcile (on_commit callbacks run in order),
+    # so on a FIFO queue it usually finds the bindings on its first look.
+    transaction.on_commit(lambda: confirm_access.delay(onboarding.pk))
+
+
+def _register() -> None:
+    from apps.approvals.services import register_approval_handler
+
+    register_approval_handler("membership", _approve_membership)
+
+
+_register()
