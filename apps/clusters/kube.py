@@ -1,0 +1,484 @@
+"""The one gateway to Kubernetes: the only module that imports ``kubernetes``.
+
+Every call goes through an ``ApiClient`` built for one cluster from its stored
+credentials (never the process-global ``load_kube_config``), with TLS verified
+against the cluster's CA bundle and a timeout on every request. Failures are
+raised as :class:`apps.core.errors.ClusterError` carrying the cluster's own
+message and whether trying again later can help.
+
+Verbs:
+
+* ``apply(cluster, objects)`` — server-side apply, one PATCH per object, under
+  the portal's field manager with ``force=true``;
+* ``get_object`` / ``list_objects`` / ``delete_object`` for the few reads and
+  prunes the reconciler needs, ``delete_namespace``;
+* ``get_version``, ``read_quota``;
+* CSR verbs for kubeconfigs: ``create_csr``, ``approve_csr``,
+  ``wait_for_certificate`` (a WATCH with a deadline), ``delete_csr``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import ssl
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Iterator
+from urllib.parse import quote
+
+import urllib3
+from django.conf import settings
+from kubernetes import client as k8s_client
+from kubernetes.client.exceptions import ApiException
+
+from apps.core.errors import ClusterError
+
+log = logging.getLogger(__name__)
+
+CLIENT_SIGNER = "kubernetes.io/kube-apiserver-client"
+CSR_USAGES = ["client auth", "digital signature"]
+CSR_PATH = "/apis/certificates.k8s.io/v1/certificatesigningrequests"
+
+
+# --- Resource paths ---------------------------------------------------------------
+# A static table instead of the dynamic client: the dynamic client runs API
+# discovery (several extra GETs) on first use, and the portal only ever
+# touches these kinds.
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    api_version: str
+    kind: str
+    plural: str
+    namespaced: bool
+
+    def base(self) -> str:
+        return f"/api/{self.api_version}" if "/" not in self.api_version else f"/apis/{self.api_version}"
+
+    def collection_path(self, namespace: str | None = None) -> str:
+        if self.namespaced:
+            if not namespace:
+                raise ValueError(f"{self.kind} is namespaced; a namespace is required")
+            return f"{self.base()}/namespaces/{quote(namespace, safe='')}/{self.plural}"
+        return f"{self.base()}/{self.plural}"
+
+    def object_path(self, name: str, namespace: str | None = None) -> str:
+        return f"{self.collection_path(namespace)}/{quote(name, safe='')}"
+
+
+RESOURCE_TYPES = {
+    (rt.api_version, rt.kind): rt
+    for rt in (
+        ResourceType("v1", "Namespace", "namespaces", False),
+        ResourceType("v1", "ResourceQuota", "resourcequotas", True),
+        ResourceType("v1", "LimitRange", "limitranges", True),
+        ResourceType("v1", "ServiceAccount", "serviceaccounts", True),
+        ResourceType("networking.k8s.io/v1", "NetworkPolicy", "networkpolicies", True),
+        ResourceType("rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings", True),
+        ResourceType("certificates.k8s.io/v1", "CertificateSigningRequest", "certificatesigningrequests", False),
+    )
+}
+
+
+def resource_type(api_version: str, kind: str) -> ResourceType:
+    """The path information for a kind the portal manages; ValueError for others."""
+    try:
+        return RESOURCE_TYPES[(api_version, kind)]
+    except KeyError:
+        raise ValueError(f"the portal does not manage {api_version} {kind}") from None
+
+
+# --- Clients ------------------------------------------------------------------------
+
+
+def _ssl_context(cluster_ca: str, credentials: dict) -> ssl.SSLContext:
+    """TLS context trusting only the cluster's CA, with the client certificate loaded.
+
+    Python's ``ssl`` can only load a certificate chain from files, so the
+    cert and key are written to a private temporary directory (0700, files
+    0600), loaded, and removed at once: they never outlive this function.
+    The CA bundle is loaded from memory.
+    """
+    if cluster_ca.strip():
+        # Trust the cluster's CA and nothing else (no system roots).
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.load_verify_locations(cadata=cluster_ca)
+    else:
+        # No CA bundle stored: the API server has a publicly trusted certificate.
+        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if credentials.get("client_certificate"):
+        with tempfile.TemporaryDirectory(prefix="portal-kube-") as tmp:
+            cert_path = os.path.join(tmp, "client.crt")
+            key_path = os.path.join(tmp, "client.key")
+            for path, data in ((cert_path, credentials["client_certificate"]), (key_path, credentials.get("client_key", ""))):
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(data)
+            context.load_cert_chain(cert_path, key_path)
+    return context
+
+
+def build_api_client(cluster) -> k8s_client.ApiClient:
+    """A fresh ApiClient for ``cluster`` from its stored (encrypted) credentials."""
+    credentials = cluster.get_credentials()
+    configuration = k8s_client.Configuration()
+    configuration.host = cluster.api_server_url.rstrip("/")
+    configuration.verify_ssl = True
+    # No urllib3-level retries: the reconciler retries with backoff itself,
+    # and a silent retry here would hide how often a cluster fails.
+    configuration.retries = False
+    if credentials.get("token"):
+        configuration.api_key = {"BearerToken": credentials["token"]}
+        configuration.api_key_prefix = {"BearerToken": "Bearer"}
+    api_client = k8s_client.ApiClient(configuration)
+    api_client.user_agent = "platform-portal/1.0"
+    # Replace the pool manager so the CA and client certificate come from
+    # memory (see _ssl_context) instead of files that must stay on disk.
+    api_client.rest_client.pool_manager = urllib3.PoolManager(
+        num_pools=4, maxsize=8, ssl_context=_ssl_context(cluster.ca_bundle or "", credentials), retries=False,
+    )
+    return api_client
+
+
+_clients: dict[int, tuple[Any, k8s_client.ApiClient]] = {}
+_clients_lock = threading.Lock()
+
+
+def api_client_for(cluster) -> k8s_client.ApiClient:
+    """The cached ApiClient of ``cluster``; rebuilt when the cluster row changed.
+
+    Keyed by (id, updated_at): re-registering a cluster with new credentials
+    bumps ``updated_at``, so the next call builds a new client.
+    """
+    version = cluster.updated_at
+    with _clients_lock:
+        cached = _clients.get(cluster.pk)
+        if cached is not None and cached[0] == version and cluster.pk is not None:
+            return cached[1]
+    api_client = build_api_client(cluster)
+    with _clients_lock:
+        old = _clients.get(cluster.pk)
+        if cluster.pk is not None:
+            _clients[cluster.pk] = (version, api_client)
+    if old is not None and old[1] is not api_client:
+        old[1].rest_client.pool_manager.clear()
+    return api_client
+
+
+def forget_clients() -> None:
+    """Drop every cached client (tests; credential rotation)."""
+    with _clients_lock:
+        items = list(_clients.values())
+        _clients.clear()
+    for _, api_client in items:
+        api_client.rest_client.pool_manager.clear()
+
+
+# --- Requests and errors ---------------------------------------------------------------
+
+
+def _timeout(read: float | None = None):
+    seconds = settings.KUBE_REQUEST_TIMEOUT_SECONDS
+    return (seconds, read if read is not None else seconds)
+
+
+def _status_message(status: int, body: bytes | str | None, reason: str = "") -> str:
+    """The cluster's own message from a Status body, falling back to the HTTP reason."""
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    if body:
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return body.strip()[:500] or reason
+        if isinstance(data, dict) and data.get("message"):
+            return str(data["message"])
+    return reason or f"HTTP {status}"
+
+
+def is_retryable_status(status: int) -> bool:
+    """Whether trying again later can help: server trouble, throttling, conflicts.
+
+    4xx answers (forbidden, invalid, not found) are the cluster refusing the
+    request as asked; repeating it changes nothing.
+    """
+    return status >= 500 or status in (408, 409, 429)
+
+
+def _cluster_error(cluster, action: str, *, status: int | None, message: str, retryable: bool) -> ClusterError:
+    return ClusterError(f"{cluster.name}: {action}: {message}", status=status, retryable=retryable)
+
+
+def _request(cluster, method: str, path: str, *, action: str, query: list | None = None, body: Any = None,
+             content_type: str = "application/json", read_timeout: float | None = None, stream: bool = False):
+    """One HTTP call; returns the parsed JSON (or the raw response when ``stream``)."""
+    api_client = api_client_for(cluster)
+    headers = {"Accept": "application/json"}
+    if body is not None:
+        headers["Content-Type"] = content_type
+    try:
+        method, url, header_params, body, post_params = api_client.param_serialize(
+            method, path, query_params=query or [], header_params=headers, body=body, auth_settings=["BearerToken"],
+        )
+        response = api_client.call_api(method, url, header_params, body, post_params, _request_timeout=_timeout(read_timeout))
+    except ApiException as exc:
+        # The REST layer turns TLS failures into status 0. A certificate the
+        # CA bundle does not trust will not fix itself: not retryable.
+        text = str(exc.reason or exc)
+        verify_failed = "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text
+        raise _cluster_error(cluster, action, status=None, message=f"TLS error: {text.splitlines()[-1]}",
+                             retryable=not verify_failed) from None
+    except urllib3.exceptions.HTTPError as exc:
+        raise _cluster_error(cluster, action, status=None, message=f"cluster unreachable ({type(exc).__name__}: {exc})",
+                             retryable=True) from None
+    except OSError as exc:
+        raise _cluster_error(cluster, action, status=None, message=f"cluster unreachable ({exc})", retryable=True) from None
+    if stream:
+        if not 200 <= response.status <= 299:
+            data = response.read()
+            raise _cluster_error(cluster, action, status=response.status, message=_status_message(response.status, data, response.reason),
+                                 retryable=is_retryable_status(response.status))
+        return response.response
+    try:
+        data = response.read()
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        raise _cluster_error(cluster, action, status=None, message=f"connection lost reading the answer ({exc})", retryable=True) from None
+    if not 200 <= response.status <= 299:
+        raise _cluster_error(cluster, action, status=response.status, message=_status_message(response.status, data, response.reason),
+                             retryable=is_retryable_status(response.status))
+    if not data:
+        return {}
+    try:
+        return json.loads(data)
+    except ValueError:
+        raise _cluster_error(cluster, action, status=response.status, message="answer is not JSON", retryable=True) from None
+
+
+# --- Verbs ---------------------------------------------------------------------------
+
+
+def apply(cluster, objects: list[dict]) -> list[dict]:
+    """Server-side apply each object in order (one PATCH each); returns the live objects.
+
+    ``force=true`` takes ownership of fields another manager set (e.g. a
+    hand-edited quota): the portal's desired state wins, which is how drift
+    is repaired. Stops at the first failure, raising ClusterError.
+    """
+    applied = []
+    for obj in objects:
+        rt = resource_type(obj["apiVersion"], obj["kind"])
+        meta = obj["metadata"]
+        path = rt.object_path(meta["name"], meta.get("namespace"))
+        applied.append(_request(
+            cluster, "PATCH", path, action=f"apply {obj['kind']} {meta.get('namespace', '') + '/' if rt.namespaced else ''}{meta['name']}",
+            query=[("fieldManager", settings.KUBE_FIELD_MANAGER), ("force", "true")],
+            body=obj, content_type="application/apply-patch+yaml",
+        ))
+    return applied
+
+
+def get_object(cluster, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict | None:
+    """The live object, or None when it does not exist."""
+    rt = resource_type(api_version, kind)
+    try:
+        return _request(cluster, "GET", rt.object_path(name, namespace), action=f"get {kind} {name}")
+    except ClusterError as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+def list_objects(cluster, api_version: str, kind: str, namespace: str | None = None, label_selector: str = "") -> list[dict]:
+    """Objects of one kind (in one namespace), optionally filtered by a label selector."""
+    rt = resource_type(api_version, kind)
+    query = [("labelSelector", label_selector)] if label_selector else []
+    items: list[dict] = []
+    continue_token = ""
+    while True:
+        page_query = query + [("limit", "500")] + ([("continue", continue_token)] if continue_token else [])
+        data = _request(cluster, "GET", rt.collection_path(namespace), action=f"list {rt.plural}", query=page_query)
+        items.extend(data.get("items") or [])
+        continue_token = (data.get("metadata") or {}).get("continue") or ""
+        if not continue_token:
+            return items
+
+
+def delete_object(cluster, api_version: str, kind: str, name: str, namespace: str | None = None) -> bool:
+    """Delete one object; False when it was already gone (404 counts as done)."""
+    rt = resource_type(api_version, kind)
+    try:
+        _request(cluster, "DELETE", rt.object_path(name, namespace), action=f"delete {kind} {name}")
+    except ClusterError as exc:
+        if exc.status == 404:
+            return False
+        raise
+    return True
+
+
+def delete_namespace(cluster, name: str) -> bool:
+    """Delete a namespace (the cluster then removes everything in it); False if already gone."""
+    return delete_object(cluster, "v1", "Namespace", name)
+
+
+def get_version(cluster) -> str:
+    """The API server's ``gitVersion`` (e.g. ``v1.32.0``): the health check."""
+    data = _request(cluster, "GET", "/version", action="get version")
+    return str(data.get("gitVersion") or "")
+
+
+def read_quota(cluster, namespace: str, name: str) -> dict:
+    """``status`` of a ResourceQuota: ``{"hard": {...}, "used": {...}}``; ClusterError(404) when missing."""
+    data = _request(cluster, "GET", resource_type("v1", "ResourceQuota").object_path(name, namespace),
+                    action=f"read quota {namespace}/{name}")
+    status = data.get("status") or {}
+    return {"hard": dict(status.get("hard") or {}), "used": dict(status.get("used") or {})}
+
+
+# --- CertificateSigningRequests ---------------------------------------------------------
+
+
+def _refuse_privileged_groups(csr_pem: bytes) -> None:
+    """Never ask the client signer for ``system:masters`` (the API server refuses it anyway)."""
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    try:
+        csr = x509.load_pem_x509_csr(csr_pem)
+    except ValueError as exc:
+        raise ClusterError(f"not a PEM certificate signing request: {exc}", retryable=False) from None
+    groups = [attr.value for attr in csr.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
+    if "system:masters" in groups:
+        raise ClusterError("a client certificate for the group system:masters is never requested", retryable=False)
+
+
+def create_csr(cluster, name: str, csr_pem: bytes | str, expiration_seconds: int, *, labels: dict | None = None) -> dict:
+    """Create a ``certificates.k8s.io/v1`` CSR for the kube-apiserver client signer."""
+    if isinstance(csr_pem, str):
+        csr_pem = csr_pem.encode()
+    _refuse_privileged_groups(csr_pem)
+    body = {
+        "apiVersion": "certificates.k8s.io/v1",
+        "kind": "CertificateSigningRequest",
+        "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "platform-portal", **(labels or {})}},
+        "spec": {
+            "request": base64.b64encode(csr_pem).decode(),
+            "signerName": CLIENT_SIGNER,
+            "usages": list(CSR_USAGES),
+            "expirationSeconds": int(expiration_seconds),
+        },
+    }
+    return _request(cluster, "POST", CSR_PATH, action=f"create CSR {name}", body=body)
+
+
+def approve_csr(cluster, name: str, message: str, *, reason: str = "PortalApproved") -> dict:
+    """Approve through the ``approval`` subresource (needs ``approve`` on the signer).
+
+    Read-modify-write with the object's resourceVersion; a 409 (someone
+    else updated it meanwhile) is retried a few times with a fresh read.
+    """
+    path = f"{CSR_PATH}/{quote(name, safe='')}"
+    for attempt in range(3):
+        csr = _request(cluster, "GET", path, action=f"get CSR {name}")
+        conditions = (csr.get("status") or {}).get("conditions") or []
+        if any(c.get("type") == "Approved" and c.get("status") == "True" for c in conditions):
+            return csr
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        csr.setdefault("status", {})["conditions"] = conditions + [{
+            "type": "Approved", "status": "True", "reason": reason, "message": message,
+            "lastUpdateTime": now, "lastTransitionTime": now,
+        }]
+        try:
+            return _request(cluster, "PUT", f"{path}/approval", action=f"approve CSR {name}", body=csr)
+        except ClusterError as exc:
+            if exc.status != 409 or attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _certificate_or_failure(cluster, csr: dict) -> bytes | None:
+    status = csr.get("status") or {}
+    for condition in status.get("conditions") or []:
+        if condition.get("type") in ("Denied", "Failed") and condition.get("status") == "True":
+            raise ClusterError(
+                f"{cluster.name}: CSR {csr['metadata']['name']} {condition['type'].lower()}: {condition.get('message') or condition.get('reason', '')}",
+                retryable=False,
+            )
+    if status.get("certificate"):
+        return base64.b64decode(status["certificate"])
+    return None
+
+
+def _watch_events(raw) -> Iterator[dict]:
+    """Decode a watch stream: one JSON event per line, lines may span chunks."""
+    buffer = b""
+    for chunk in raw.stream(4096, decode_content=True):
+        buffer += chunk
+        while b"\n" in buffer:
+            line, buffer = buffer.split(b"\n", 1)
+            if line.strip():
+                yield json.loads(line)
+    if buffer.strip():
+        yield json.loads(buffer)
+
+
+def wait_for_certificate(cluster, name: str, timeout: float) -> bytes:
+    """Wait until the signer issued the certificate; returns its PEM bytes.
+
+    Reads the CSR once, then WATCHes it from that resourceVersion (no
+    polling) until ``status.certificate`` appears, the CSR is denied/failed
+    (not retryable), or ``timeout`` seconds pass (retryable ClusterError).
+    """
+    deadline = time.monotonic() + timeout
+    path = f"{CSR_PATH}/{quote(name, safe='')}"
+    csr = _request(cluster, "GET", path, action=f"get CSR {name}")
+    certificate = _certificate_or_failure(cluster, csr)
+    if certificate is not None:
+        return certificate
+    resource_version = csr["metadata"].get("resourceVersion", "")
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise ClusterError(f"{cluster.name}: no certificate issued for CSR {name} within {timeout:g}s", retryable=True)
+        query = [("watch", "true"), ("fieldSelector", f"metadata.name={name}"), ("allowWatchBookmarks", "false"),
+                 ("timeoutSeconds", str(max(1, int(remaining + 0.999))))]
+        if resource_version:
+            query.append(("resourceVersion", resource_version))
+        raw = _request(cluster, "GET", CSR_PATH, action=f"watch CSR {name}", query=query, stream=True,
+                       read_timeout=remaining + 1)
+        try:
+            for event in _watch_events(raw):
+                kind, obj = event.get("type"), event.get("object") or {}
+                if kind == "ERROR":
+                    # 410 Gone: our resourceVersion is too old; start over from a fresh read.
+                    resource_version = ""
+                    break
+                if kind == "DELETED":
+                    raise ClusterError(f"{cluster.name}: CSR {name} was deleted before a certificate was issued", retryable=False)
+                resource_version = obj.get("metadata", {}).get("resourceVersion", resource_version)
+                certificate = _certificate_or_failure(cluster, obj)
+                if certificate is not None:
+                    return certificate
+        except (urllib3.exceptions.HTTPError, OSError):
+            # Read timeout or a dropped stream: fall through to the deadline check.
+            pass
+        finally:
+            raw.release_conn()
+        if not resource_version:
+            csr = _request(cluster, "GET", path, action=f"get CSR {name}")
+            certificate = _certificate_or_failure(cluster, csr)
+            if certificate is not None:
+                return certificate
+            resource_version = csr["metadata"].get("resourceVersion", "")
+
+
+def delete_csr(cluster, name: str) -> bool:
+    """Delete a CSR (after the certificate was collected); False if already gone."""
+    return delete_object(cluster, "certificates.k8s.io/v1", "CertificateSigningRequest", name)
