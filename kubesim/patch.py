@@ -315,11 +315,11 @@ def _leaf_paths(rt, obj, out: set, path: tuple = (), names: tuple = (), top_excl
         key = list_key(rt, names)
         if key == SET:
             for item in obj:
-                out.add(path + (("v", json.dumps(item, sort_keys=True)),))
+                out.add(path + (("v", json.dumps(item, sort_keys=True, separators=(",", ":"))),))
             return
         if key is not None and all(isinstance(x, dict) and key in x for x in obj):
             for item in obj:
-                item_path = path + (("k", json.dumps({key: item[key]}, sort_keys=True)),)
+                item_path = path + (("k", json.dumps({key: item[key]}, sort_keys=True, separators=(",", ":"))),)
                 out.add(item_path)
                 for k, v in item.items():
                     _leaf_paths(rt, v, out, item_path + (("f", k),), names + (k,))

@@ -790,8 +790,9 @@ class Request:
     def watch(self, rt: ResourceType) -> None:
         store = self.api.store
         ns = self.info.namespace if rt.namespaced else None
-        match, _ = self._selectors(rt)
+        match, filtered = self._selectors(rt)
         if self.info.name:  # /watch/namespaces/x/pods/name (legacy): watch one object
+            filtered = True
             name = self.info.name
             base_match = match
             match = lambda o: base_match(o) and (o.get("metadata") or {}).get("name") == name  # noqa: E731
@@ -813,9 +814,7 @@ class Request:
             return
         bookmarks = self.q("allowWatchBookmarks") in ("true", "1")
         self.h.start_stream()
-        matched: set[tuple[str, str]] = set()
         last_bookmark = time.monotonic()
-        last_rv = rv or store.resource_version
         try:
             for event in events:
                 if self.api.stopping.is_set():
@@ -831,24 +830,19 @@ class Request:
                         break
                     continue
                 obj = event["object"]
-                meta = obj.get("metadata") or {}
-                key = (meta.get("namespace", ""), meta.get("name", ""))
-                last_rv = meta.get("resourceVersion", last_rv)
                 etype = event["type"]
-                now_match = match(obj)
-                if etype == "DELETED":
-                    if key not in matched and not now_match:
-                        continue
-                    matched.discard(key)
-                elif now_match:
-                    if key not in matched and etype == "MODIFIED":
-                        etype = "ADDED"
-                    matched.add(key)
-                else:
-                    if key in matched:
-                        matched.discard(key)
-                        etype = "DELETED"
-                    else:
+                if filtered:
+                    old = event.get("oldObject")
+                    now_match = match(obj)
+                    was_match = old is not None and match(old)
+                    if etype == "MODIFIED":
+                        if now_match and not was_match:
+                            etype = "ADDED"
+                        elif was_match and not now_match:
+                            etype = "DELETED"
+                        elif not now_match:
+                            continue
+                    elif not now_match:
                         continue
                 self.h.write_chunk(_json_dumps({"type": etype, "object": obj}).encode() + b"\n")
         finally:

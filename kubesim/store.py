@@ -173,7 +173,7 @@ class Store:
         else:
             self._objects[tkey][key] = obj
             self._persist(tkey, key[0], key[1], obj)
-        self._history.append((self._rv, tkey, key[0], event_type, obj))
+        self._history.append((self._rv, tkey, key[0], event_type, obj, old))
         self._cond.notify_all()
         return clone(obj)
 
@@ -386,10 +386,11 @@ class Store:
             with self._cond:
                 if not self._history or self._history[-1][0] <= last:
                     self._cond.wait(0.25)
-                for rv, etkey, ens, etype, eobj in self._pending(last):
+                for rv, etkey, ens, etype, eobj, eold in self._pending(last):
                     last = rv
                     if etkey == tkey and (ns_filter is None or ens == ns_filter):
-                        batch.append({"type": etype, "object": clone(eobj)})
+                        # oldObject lets a filtered watch turn "stopped matching" into DELETED, as the watch cache does.
+                        batch.append({"type": etype, "object": clone(eobj), "oldObject": eold})
             yield from batch
             if idle and not batch:
                 yield None
