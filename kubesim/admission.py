@@ -416,6 +416,59 @@ def validate_csr(obj: dict) -> list[dict]:
     return causes
 
 
+def populate_condition_timestamps(new: dict, old: dict | None) -> None:
+    """populateConditionTimestamps (CSR strategy): missing lastUpdateTime/lastTransitionTime become now.
+
+    lastTransitionTime is kept from an existing condition of the same type and status.
+    """
+    import datetime as dt
+
+    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    old_conditions = ((old or {}).get("status") or {}).get("conditions") or []
+    for cond in (new.get("status") or {}).get("conditions") or []:
+        if not cond.get("lastUpdateTime"):
+            cond["lastUpdateTime"] = now
+        if not cond.get("lastTransitionTime"):
+            previous = next((o.get("lastTransitionTime") for o in old_conditions if o.get("type") == cond.get("type")
+                             and o.get("status") == cond.get("status") and o.get("lastTransitionTime")), None)
+            cond["lastTransitionTime"] = previous or now
+
+
+def validate_csr_conditions(obj: dict) -> list[dict]:
+    """validateConditions for status/approval updates: types, statuses, duplicates, Approved xor Denied."""
+    causes = []
+    seen = set()
+    approved = denied = False
+    for i, cond in enumerate((obj.get("status") or {}).get("conditions") or []):
+        ctype, status = cond.get("type") or "", cond.get("status") or ""
+        path = f"status.conditions[{i}]"
+        if not ctype:
+            causes.append({"type": "FieldValueRequired", "message": "Required value", "field": f"{path}.type"})
+        if not status:
+            causes.append({"type": "FieldValueRequired", "message": "Required value", "field": f"{path}.status"})
+        elif status not in ("False", "True", "Unknown"):
+            causes.append({"type": "FieldValueNotSupported",
+                           "message": f'Unsupported value: {_go_quote(status)}: supported values: "False", "True", "Unknown"',
+                           "field": f"{path}.status"})
+        if ctype in ("Approved", "Denied"):
+            if ctype == "Approved":
+                approved = True
+            else:
+                denied = True
+            if status != "True":
+                causes.append({"type": "FieldValueInvalid",
+                               "message": f"Invalid value: {_go_quote(status)}: {ctype} condition may only be set to True",
+                               "field": f"{path}.status"})
+        if ctype in seen:
+            causes.append({"type": "FieldValueDuplicate", "message": f"Duplicate value: {_go_quote(ctype)}", "field": f"{path}.type"})
+        seen.add(ctype)
+    if approved and denied:
+        causes.append({"type": "FieldValueInvalid",
+                       "message": "Invalid value: \"Approved, Denied\": Approved and Denied conditions are mutually exclusive",
+                       "field": "status.conditions"})
+    return causes
+
+
 def default_container_requests(pod: dict) -> None:
     """API defaulting of pods (SetDefaults_Pod): a limit without a request makes the request equal the limit.
 
@@ -475,6 +528,11 @@ class Admission:
         if operation in ("CREATE", "UPDATE") and subresource in ("", "ephemeralcontainers"):
             self.pod_security(operation, rt, obj, old, namespace)
         if rt.group == "certificates.k8s.io" and rt.plural == "certificatesigningrequests":
+            if subresource in ("approval", "status") and operation == "UPDATE":
+                populate_condition_timestamps(obj, old)
+                causes = validate_csr_conditions(obj)
+                if causes:
+                    raise errors.invalid("certificates.k8s.io", "CertificateSigningRequest", _object_name(obj, ""), causes)
             if subresource == "approval" and operation == "UPDATE":
                 self.certificate_approval(rt, obj, user)
             if operation == "CREATE" and not subresource:

@@ -405,3 +405,16 @@ def test_aggregated_clusterrole_needs_cluster_admin(admit):
     assert err.message == ('clusterroles.rbac.authorization.k8s.io "agg" is forbidden: must have cluster-admin privileges '
                            'to use the aggregationRule')
     admit("CREATE", CLUSTERROLES, cr, user=ROOT)
+
+
+def test_approval_fills_condition_timestamps_and_rejects_approved_and_denied(admit):
+    old = csr_obj()
+    new = csr_obj()
+    new["status"] = {"conditions": [{"type": "Approved", "status": "True", "reason": "R", "lastTransitionTime": None}]}
+    out = admit("UPDATE", CSRS, new, old, sub="approval")
+    cond = out["status"]["conditions"][0]
+    assert cond["lastUpdateTime"] and cond["lastTransitionTime"]
+    both = csr_obj()
+    both["status"] = {"conditions": [{"type": "Approved", "status": "True"}, {"type": "Denied", "status": "True"}]}
+    err = refused(admit, "UPDATE", CSRS, both, old, sub="approval")
+    assert err.code == 422 and err.details["causes"][-1]["field"] == "status.conditions"
