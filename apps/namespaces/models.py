@@ -38,6 +38,14 @@ class Namespace(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     # Set while a worker holds the row (claim), cleared when it lets go.
     claimed_until = models.DateTimeField(null=True, blank=True)
+    # Who holds the claim: the Celery task id. A redelivered task (its worker
+    # died mid-way; acks_late) carries the same id and may take over at once.
+    claimed_by = models.CharField(max_length=64, blank=True)
+    # ResourceQuota status.used as last read from the cluster, and when.
+    quota_used = models.JSONField(default=dict, blank=True)
+    quota_observed_at = models.DateTimeField(null=True, blank=True)
+    # Last time the resync found the cluster differing from the bundle (and repaired it).
+    drift_repaired_at = models.DateTimeField(null=True, blank=True)
     applied_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -1,0 +1,436 @@
+"""Namespace services: reconcile a namespace onto its cluster, delete it, resync.
+
+Desired state lives in the Namespace row (+ the team's memberships); these
+services make the cluster match it, level-triggered:
+
+* ``namespace_reconcile`` claims the row with a conditional UPDATE (one
+  worker at a time), renders the bundle, and applies it with server-side
+  apply only when its hash differs from the last applied one. Phase,
+  attempts, last error, quota usage and the originating Request's state are
+  recorded on the way, each transition audited (via=worker in tasks).
+* ``namespace_delete`` marks the row Terminating; ``namespace_finalize_delete``
+  deletes it on the cluster and marks it Deleted (the row stays for history).
+* ``namespaces_to_resync`` decides what the periodic resync re-drives.
+
+No database transaction is held open across a cluster call: the claim is
+what keeps two workers apart, so a slow cluster never blocks the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from apps.approvals.models import Request
+from apps.audit.services import audit_record
+from apps.clusters import kube
+from apps.core import quantities
+from apps.core.errors import ClusterError
+from apps.namespaces import manifests
+from apps.namespaces.models import Namespace
+from apps.namespaces.selectors import bundle_for_namespace
+from apps.teams.selectors import can_manage_team
+
+log = logging.getLogger(__name__)
+
+Phase = Namespace.Phase
+# A claim outlives the longest reconcile we expect (every object applied at
+# the request timeout) so a live worker never loses it; a dead worker's
+# claim expires and the resync (or the redelivered task) takes over.
+CLAIM_REQUESTS = 20
+# How often the resync reads a Ready namespace back from its cluster to find
+# drift (someone edited the quota or a binding by hand).
+DRIFT_CHECK_SECONDS = getattr(settings, "RECONCILE_DRIFT_CHECK_SECONDS", 300)
+BASE_BACKOFF_SECONDS = getattr(settings, "RECONCILE_BASE_BACKOFF_SECONDS", 1)
+
+
+@dataclass
+class ReconcileResult:
+    """What a reconcile did. ``outcome``: applied, unchanged, repaired, busy, gone, retry, failed."""
+
+    outcome: str
+    message: str = ""
+    retry_in: float | None = None
+    pruned: list[str] = field(default_factory=list)
+    drift: list[str] = field(default_factory=list)
+
+
+def claim_seconds() -> int:
+    return max(30, settings.KUBE_REQUEST_TIMEOUT_SECONDS * CLAIM_REQUESTS)
+
+
+def backoff_seconds(attempts: int) -> float:
+    """Exponential backoff (1, 2, 4, ... s) capped at ``RECONCILE_MAX_BACKOFF_SECONDS``."""
+    return float(min(settings.RECONCILE_MAX_BACKOFF_SECONDS, BASE_BACKOFF_SECONDS * 2 ** max(0, attempts - 1)))
+
+
+def namespace_snapshot(namespace: Namespace) -> dict:
+    """What the audit log keeps of a namespace's reconcile state."""
+    return {"phase": namespace.phase, "attempts": namespace.attempts, "last_error": namespace.last_error,
+            "observed_hash": namespace.observed_hash}
+
+
+# --- Claiming ----------------------------------------------------------------------
+
+
+def namespace_claim(namespace_id: int, token: str, *, phases=None) -> bool:
+    """Take the row for ``token`` with a conditional UPDATE; True when we hold it.
+
+    Free when never claimed, when the previous claim expired, or when it is
+    already ours (a redelivered task keeps its id). Concurrent claimers race
+    on the same UPDATE; PostgreSQL's row lock makes exactly one of them match.
+    """
+    now = timezone.now()
+    qs = Namespace.objects.filter(pk=namespace_id).filter(
+        Q(claimed_until__isnull=True) | Q(claimed_until__lt=now) | Q(claimed_by=token)
+    )
+    if phases is not None:
+        qs = qs.filter(phase__in=phases)
+    return qs.update(claimed_until=now + timedelta(seconds=claim_seconds()), claimed_by=token) == 1
+
+
+def namespace_release(namespace_id: int, token: str) -> None:
+    """Let go of the claim (only if still ours)."""
+    Namespace.objects.filter(pk=namespace_id, claimed_by=token).update(claimed_until=None, claimed_by="")
+
+
+# --- Request state ---------------------------------------------------------------------
+
+
+def _open_request(namespace: Namespace) -> Request | None:
+    """The approved/applying request that created the namespace, locked, if still open."""
+    return (Request.objects.select_for_update().select_related("team", "cluster")
+            .filter(namespace=namespace, kind=Request.Kind.NAMESPACE, state__in=[Request.State.APPROVED, Request.State.APPLYING])
+            .order_by("created_at").first())
+
+
+def _request_transition(request: Request, state: str, *, error: str = "") -> None:
+    from apps.approvals.services import request_snapshot
+
+    before = request_snapshot(request)
+    request.state = state
+    now = timezone.now()
+    if state == Request.State.APPLYING:
+        request.started_at = now
+    else:
+        request.finished_at = now
+    request.last_error = error
+    request.save(update_fields=["state", "started_at", "finished_at", "last_error"])
+    audit_record(actor=None, action=f"request.{state}", target=request, before=before, after=request_snapshot(request),
+                 team=request.team, message=error)
+
+
+# --- Phase transitions (each in its own short transaction) ------------------------------------
+
+
+def _start_attempt(namespace: Namespace, token: str) -> None:
+    """Provisioning, one more attempt, the request applying: visible before we call the cluster."""
+    with transaction.atomic():
+        row = Namespace.objects.select_for_update().get(pk=namespace.pk)
+        before = namespace_snapshot(row)
+        # attempts counts tries since the last success.
+        row.attempts = 1 if row.phase in (Phase.READY, Phase.PENDING) else row.attempts + 1
+        changed = row.phase != Phase.PROVISIONING
+        row.phase = Phase.PROVISIONING
+        row.save(update_fields=["attempts", "phase", "updated_at"])
+        if changed:
+            audit_record(actor=None, action="namespace.provision", target=row, team=row.team, before=before, after=namespace_snapshot(row))
+        request = _open_request(row)
+        if request is not None and request.state == Request.State.APPROVED:
+            _request_transition(request, Request.State.APPLYING)
+    namespace.attempts, namespace.phase = row.attempts, row.phase
+
+
+def _finish_ready(namespace: Namespace, token: str, desired_hash: str, quota_status: dict | None, *, drift: list[str]) -> bool:
+    """Ready with the applied hash; the request done. False if we lost the claim meanwhile."""
+    now = timezone.now()
+    with transaction.atomic():
+        row = Namespace.objects.select_for_update().filter(pk=namespace.pk, claimed_by=token).first()
+        if row is None:
+            return False
+        before = namespace_snapshot(row)
+        was = row.phase
+        row.phase = Phase.READY
+        row.observed_hash = desired_hash
+        row.last_error = ""
+        row.next_attempt_at = None
+        row.applied_at = now
+        row.claimed_until, row.claimed_by = None, ""
+        fields = ["phase", "observed_hash", "last_error", "next_attempt_at", "applied_at", "claimed_until", "claimed_by", "updated_at"]
+        if quota_status is not None:
+            row.quota_used, row.quota_observed_at = quota_status.get("used", {}), now
+            fields += ["quota_used", "quota_observed_at"]
+        if drift:
+            row.drift_repaired_at = now
+            fields.append("drift_repaired_at")
+            audit_record(actor=None, action="namespace.drift_repaired", target=row, team=row.team,
+                         message="repaired on the cluster: " + ", ".join(drift), after={"drift": drift})
+        row.save(update_fields=fields)
+        if was != Phase.READY:
+            audit_record(actor=None, action="namespace.ready", target=row, team=row.team, before=before, after=namespace_snapshot(row))
+        request = _open_request(row)
+        if request is not None:
+            if request.state == Request.State.APPROVED:
+                _request_transition(request, Request.State.APPLYING)
+            _request_transition(request, Request.State.DONE)
+    return True
+
+
+def _finish_error(namespace: Namespace, token: str, exc: ClusterError) -> ReconcileResult:
+    """Retryable: stay Provisioning with the error and a next attempt time. Otherwise: Failed."""
+    now = timezone.now()
+    message = str(exc)
+    with transaction.atomic():
+        row = Namespace.objects.select_for_update().filter(pk=namespace.pk, claimed_by=token).first()
+        if row is None:
+            return ReconcileResult("busy", "claim lost while applying")
+        before = namespace_snapshot(row)
+        row.last_error = message
+        row.claimed_until, row.claimed_by = None, ""
+        if exc.retryable:
+            delay = backoff_seconds(row.attempts)
+            row.next_attempt_at = now + timedelta(seconds=delay)
+            row.save(update_fields=["last_error", "next_attempt_at", "claimed_until", "claimed_by", "updated_at"])
+            return ReconcileResult("retry", message, retry_in=delay)
+        row.phase = Phase.FAILED
+        row.next_attempt_at = None
+        row.save(update_fields=["phase", "last_error", "next_attempt_at", "claimed_until", "claimed_by", "updated_at"])
+        audit_record(actor=None, action="namespace.fail", target=row, team=row.team, before=before, after=namespace_snapshot(row), message=message)
+        request = _open_request(row)
+        if request is not None:
+            _request_transition(request, Request.State.FAILED, error=message)
+    return ReconcileResult("failed", message)
+
+
+# --- Cluster side ------------------------------------------------------------------------
+
+
+def _prune_role_bindings(namespace: Namespace, objects: list[dict]) -> list[str]:
+    """Delete the portal's RoleBindings that no longer match a member (offboarding, role change).
+
+    Only bindings carrying the portal's managed-by label are considered:
+    bindings someone created by hand are none of the portal's business.
+    """
+    keep = {o["metadata"]["name"] for o in objects if o["kind"] == "RoleBinding"}
+    live = kube.list_objects(namespace.cluster, "rbac.authorization.k8s.io/v1", "RoleBinding", namespace.name,
+                             label_selector=f"{manifests.MANAGED_BY_LABEL}={manifests.MANAGED_BY}")
+    pruned = []
+    for binding in live:
+        name = binding["metadata"]["name"]
+        if name not in keep:
+            kube.delete_object(namespace.cluster, "rbac.authorization.k8s.io/v1", "RoleBinding", name, namespace.name)
+            pruned.append(name)
+    return pruned
+
+
+def _same(desired, live) -> bool:
+    """``desired`` is contained in ``live`` (extra live fields are the server's, not drift).
+
+    Strings that are both quantities compare as numbers: the API server may
+    canonicalise ``1024Mi`` to ``1Gi``.
+    """
+    if isinstance(desired, dict):
+        return isinstance(live, dict) and all(k in live and _same(v, live[k]) for k, v in desired.items())
+    if isinstance(desired, list):
+        return isinstance(live, list) and len(desired) == len(live) and all(_same(d, l) for d, l in zip(desired, live))
+    if desired == live:
+        return True
+    if isinstance(desired, str) and isinstance(live, str):
+        try:
+            return quantities.parse(desired) == quantities.parse(live)
+        except ValueError:
+            return False
+    return False
+
+
+def _find_drift(namespace: Namespace, objects: list[dict]) -> list[str]:
+    """Objects of the bundle that differ on the cluster (read-only: GETs and one LIST)."""
+    drift = []
+    for obj in objects:
+        meta = obj["metadata"]
+        live = kube.get_object(namespace.cluster, obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
+        body = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
+        if live is None or not _same(body, live):
+            drift.append(manifests.object_ref(obj))
+    keep = {o["metadata"]["name"] for o in objects if o["kind"] == "RoleBinding"}
+    live_bindings = kube.list_objects(namespace.cluster, "rbac.authorization.k8s.io/v1", "RoleBinding", namespace.name,
+                                      label_selector=f"{manifests.MANAGED_BY_LABEL}={manifests.MANAGED_BY}")
+    drift += [f"RoleBinding/{namespace.name}/{b['metadata']['name']} (no longer a member)"
+              for b in live_bindings if b["metadata"]["name"] not in keep]
+    return drift
+
+
+def _read_quota(namespace: Namespace) -> dict | None:
+    """Quota status after an apply; a failed read only leaves usage stale, it is not an apply failure."""
+    try:
+        return kube.read_quota(namespace.cluster, namespace.name, manifests.QUOTA_NAME)
+    except ClusterError as exc:
+        log.warning("namespace %s: quota status not read: %s", namespace.pk, exc)
+        return None
+
+
+# --- Services ---------------------------------------------------------------------------
+
+
+def namespace_reconcile(namespace_id: int, *, token: str | None = None, check_drift: bool = False) -> ReconcileResult:
+    """Make the cluster match the namespace row; safe to call any number of times.
+
+    * Someone else holds the row → ``busy`` (they will finish the job).
+    * Terminating/Deleted → ``gone`` (deletion owns the row now).
+    * Ready and the bundle hash equals the applied one → ``unchanged``, and
+      NOTHING is written to the cluster. With ``check_drift`` (the periodic
+      resync), the live objects are read back and compared; differences are
+      re-applied (``repaired``) and shown on the row and in the audit log.
+    * Otherwise every object is applied (Namespace first), the portal's
+      stale RoleBindings pruned, the quota status read → Ready (``applied``).
+    * A retryable cluster error → still Provisioning, ``last_error`` and
+      ``next_attempt_at`` set (``retry``, with the backoff); a refusal (4xx)
+      → Failed, and the Request failed with the cluster's message.
+    """
+    token = token or uuid.uuid4().hex
+    live_phases = [Phase.PENDING, Phase.PROVISIONING, Phase.READY, Phase.FAILED]
+    if not namespace_claim(namespace_id, token, phases=live_phases):
+        phase = Namespace.objects.filter(pk=namespace_id).values_list("phase", flat=True).first()
+        if phase is None or phase in (Phase.TERMINATING, Phase.DELETED):
+            return ReconcileResult("gone")
+        return ReconcileResult("busy")
+    namespace = None
+    try:
+        namespace = Namespace.objects.select_related("cluster", "team", "owner").get(pk=namespace_id)
+        objects = bundle_for_namespace(namespace)
+        desired_hash = manifests.bundle_hash(objects)
+        drift: list[str] = []
+        if namespace.phase == Phase.READY and namespace.observed_hash == desired_hash:
+            if not check_drift:
+                namespace_release(namespace_id, token)
+                return ReconcileResult("unchanged")
+            try:
+                drift = _find_drift(namespace, objects)
+            except ClusterError as exc:
+                # Reading back failed: the namespace is not less Ready for it.
+                # Show the error, keep the phase, try again next resync.
+                Namespace.objects.filter(pk=namespace_id, claimed_by=token).update(
+                    last_error=f"drift check failed: {exc}", quota_observed_at=timezone.now())
+                namespace_release(namespace_id, token)
+                return ReconcileResult("unchanged", str(exc))
+            if not drift:
+                quota_status = _read_quota(namespace)
+                Namespace.objects.filter(pk=namespace_id, claimed_by=token).update(
+                    last_error="", quota_observed_at=timezone.now(),
+                    **({"quota_used": quota_status.get("used", {})} if quota_status is not None else {}))
+                namespace_release(namespace_id, token)
+                return ReconcileResult("unchanged")
+            log.warning("namespace %s drifted on %s: %s", namespace.name, namespace.cluster.name, ", ".join(drift))
+        _start_attempt(namespace, token)
+        kube.apply(namespace.cluster, objects)
+        pruned = _prune_role_bindings(namespace, objects)
+        quota_status = _read_quota(namespace)
+        if not _finish_ready(namespace, token, desired_hash, quota_status, drift=drift):
+            return ReconcileResult("busy", "claim lost while applying")
+        return ReconcileResult("repaired" if drift else "applied", pruned=pruned, drift=drift)
+    except ClusterError as exc:
+        return _finish_error(namespace, token, exc)
+    except BaseException:
+        # A bug or the database going away: let go so the resync can retry,
+        # and let the error surface in the worker's log.
+        namespace_release(namespace_id, token)
+        raise
+
+
+def namespace_delete(*, actor, namespace: Namespace) -> Namespace:
+    """Delete ``namespace``: Terminating now (audited), removed from the cluster by the worker.
+
+    Team managers and platform admins may delete; ``actor=None`` is the
+    system (the TTL reaper). Deleting a namespace that is already being
+    deleted is a no-op. The row stays, phase Deleted, for history.
+    """
+    if actor is not None and not can_manage_team(actor, namespace.team):
+        raise PermissionDenied(f"only managers of team {namespace.team.slug} or a platform admin can delete its namespaces")
+    with transaction.atomic():
+        row = Namespace.objects.select_for_update().select_related("team", "cluster").get(pk=namespace.pk)
+        if row.phase in (Phase.TERMINATING, Phase.DELETED):
+            return row
+        before = namespace_snapshot(row)
+        row.phase = Phase.TERMINATING
+        row.next_attempt_at = None
+        row.save(update_fields=["phase", "next_attempt_at", "updated_at"])
+        audit_record(actor=actor, action="namespace.delete", target=row, team=row.team, before=before, after=namespace_snapshot(row),
+                     message=f"delete {row.name} on cluster {row.cluster.name}")
+        # A request still open (approved, never applied) will not be applied now.
+        request = _open_request(row)
+        if request is not None:
+            _request_transition(request, Request.State.FAILED, error="namespace deleted before it was applied")
+        from apps.namespaces.tasks import delete_namespace  # tasks import services; keep the cycle lazy
+
+        transaction.on_commit(lambda: delete_namespace.delay(row.pk))
+    namespace.phase = row.phase
+    return row
+
+
+def namespace_finalize_delete(namespace_id: int, *, token: str | None = None) -> ReconcileResult:
+    """Delete a Terminating namespace on its cluster, then mark it Deleted.
+
+    The cluster answering 404 counts as done (someone, or an earlier
+    attempt, already deleted it). Retryable errors leave it Terminating with
+    the error and a next attempt time for the resync.
+    """
+    token = token or uuid.uuid4().hex
+    if not namespace_claim(namespace_id, token, phases=[Phase.TERMINATING]):
+        phase = Namespace.objects.filter(pk=namespace_id).values_list("phase", flat=True).first()
+        return ReconcileResult("gone" if phase in (None, Phase.DELETED) else "busy")
+    namespace = Namespace.objects.select_related("cluster", "team").get(pk=namespace_id)
+    try:
+        kube.delete_namespace(namespace.cluster, namespace.name)
+    except ClusterError as exc:
+        delay = backoff_seconds(namespace.attempts + 1)
+        Namespace.objects.filter(pk=namespace_id, claimed_by=token).update(
+            last_error=str(exc), attempts=namespace.attempts + 1, claimed_until=None, claimed_by="",
+            next_attempt_at=timezone.now() + timedelta(seconds=delay) if exc.retryable else None,
+        )
+        return ReconcileResult("retry" if exc.retryable else "failed", str(exc), retry_in=delay if exc.retryable else None)
+    except BaseException:
+        namespace_release(namespace_id, token)
+        raise
+    with transaction.atomic():
+        row = Namespace.objects.select_for_update().filter(pk=namespace_id, claimed_by=token).first()
+        if row is None:
+            return ReconcileResult("busy", "claim lost while deleting")
+        before = namespace_snapshot(row)
+        row.phase = Phase.DELETED
+        row.deleted_at = timezone.now()
+        row.last_error = ""
+        row.next_attempt_at = None
+        row.claimed_until, row.claimed_by = None, ""
+        row.save(update_fields=["phase", "deleted_at", "last_error", "next_attempt_at", "claimed_until", "claimed_by", "updated_at"])
+        audit_record(actor=None, action="namespace.deleted", target=row, team=row.team, before=before, after=namespace_snapshot(row),
+                     message=f"deleted on cluster {row.cluster.name}")
+    return ReconcileResult("applied")
+
+
+def namespaces_to_resync(now=None) -> dict[str, list[int]]:
+    """What the periodic resync re-drives, by kind of work.
+
+    * ``reconcile``: Pending/Provisioning rows whose next attempt is due and
+      that nobody holds (a lost task, a dead worker, an eager-mode retry);
+    * ``drift``: Ready rows not read back for ``DRIFT_CHECK_SECONDS``;
+    * ``delete``: Terminating rows whose next attempt is due.
+    """
+    now = now or timezone.now()
+    free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+    due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    stale = now - timedelta(seconds=DRIFT_CHECK_SECONDS)
+    base = Namespace.objects.filter(free)
+    return {
+        "reconcile": list(base.filter(due, phase__in=[Phase.PENDING, Phase.PROVISIONING]).values_list("pk", flat=True)),
+        "drift": list(base.filter(phase=Phase.READY).filter(Q(quota_observed_at__isnull=True) | Q(quota_observed_at__lt=stale))
+                      .filter(Q(applied_at__isnull=True) | Q(applied_at__lt=stale)).values_list("pk", flat=True)),
+        "delete": list(base.filter(due, phase=Phase.TERMINATING).values_list("pk", flat=True)),
+    }

@@ -1,0 +1,72 @@
+"""Celery tasks for namespaces: thin wrappers that take ids and call one service.
+
+All tasks are ``acks_late``: the message is acknowledged only after the task
+ran, so a worker killed mid-way leaves it to be redelivered; the services'
+claims and server-side apply make running it twice harmless.
+
+Retries: a retryable cluster error re-queues the task with exponential
+backoff (capped at ``RECONCILE_MAX_BACKOFF_SECONDS``) and no retry limit, so a
+namespace becomes Ready once its cluster is back. In eager mode (the demo
+without a broker) nothing is retried inline, which would block the web
+request: the row keeps ``next_attempt_at`` and the periodic resync picks it up.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from apps.core.context import acting_via
+from apps.namespaces import services
+from apps.namespaces.selectors import namespaces_of_team
+
+log = logging.getLogger(__name__)
+
+
+def _retry(task, result):
+    if result.outcome == "retry" and not task.request.is_eager:
+        log.info("namespace task %s retrying in %ss: %s", task.request.id, result.retry_in, result.message)
+        raise task.retry(countdown=result.retry_in, max_retries=None)
+    return result.outcome
+
+
+@shared_task(bind=True, acks_late=True, name="apps.namespaces.tasks.reconcile_namespace")
+def reconcile_namespace(self, namespace_id: int, check_drift: bool = False) -> str:
+    """Apply the namespace's bundle to its cluster (see ``services.namespace_reconcile``)."""
+    with acting_via("worker", self.request.id):
+        result = services.namespace_reconcile(namespace_id, token=self.request.id, check_drift=check_drift)
+    return _retry(self, result)
+
+
+@shared_task(bind=True, acks_late=True, name="apps.namespaces.tasks.delete_namespace")
+def delete_namespace(self, namespace_id: int) -> str:
+    """Delete a Terminating namespace on its cluster and mark it Deleted."""
+    with acting_via("worker", self.request.id):
+        result = services.namespace_finalize_delete(namespace_id, token=self.request.id)
+    return _retry(self, result)
+
+
+@shared_task(acks_late=True, name="apps.namespaces.tasks.reconcile_team")
+def reconcile_team(team_id: int) -> int:
+    """Membership changed: re-drive every live namespace of the team (bindings follow)."""
+    ids = list(namespaces_of_team(team_id).values_list("pk", flat=True))
+    for namespace_id in ids:
+        reconcile_namespace.delay(namespace_id)
+    return len(ids)
+
+
+@shared_task(acks_late=True, name="apps.namespaces.tasks.resync")
+def resync() -> dict:
+    """Periodic (celery beat): re-drive stuck work, check Ready namespaces for drift, finish deletions."""
+    work = services.namespaces_to_resync()
+    for namespace_id in work["reconcile"]:
+        reconcile_namespace.delay(namespace_id)
+    for namespace_id in work["drift"]:
+        reconcile_namespace.delay(namespace_id, check_drift=True)
+    for namespace_id in work["delete"]:
+        delete_namespace.delay(namespace_id)
+    counts = {kind: len(ids) for kind, ids in work.items()}
+    if any(counts.values()):
+        log.info("resync: %s", counts)
+    return counts
