@@ -115,7 +115,8 @@ def _sign_on_cluster(*, cluster: Cluster, name: str, csr_pem: bytes, seconds: in
         return kube.wait_for_certificate(cluster, name, settings.KUBECONFIG_CSR_TIMEOUT_SECONDS)
     except ClusterError as exc:
         text = str(exc)
-        timeout = "timed out" in text.lower() or "timeout" in text.lower()
+        # kube.wait_for_certificate says "no certificate issued ... within Ns" on its deadline.
+        timeout = "no certificate issued" in text or "timed out" in text.lower()
         if "denied" in text.lower():
             message = f"cluster {cluster.name} denied the certificate request: {text}"
         elif timeout:
@@ -250,7 +251,7 @@ def _onboarding_note_kubeconfig(*, user, certificate: IssuedCertificate, started
 
 
 def _bindings_present(*, cluster, namespace: str, identity: str) -> bool:
-    for binding in kube.list_role_bindings(cluster, namespace):
+    for binding in kube.list_objects(cluster, "rbac.authorization.k8s.io/v1", "RoleBinding", namespace):
         for subject in binding.get("subjects") or []:
             if subject.get("kind") == "User" and subject.get("name") == identity:
                 return True

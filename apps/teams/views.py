@@ -1,0 +1,142 @@
+"""Team pages: my teams, a team's members, and direct membership management for managers.
+
+Selectors decide who sees a team (404 for outsiders) and who manages it;
+the services apply the rules (last manager stays, audit, reconcile).
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, OuterRef, Subquery
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect
+from django.views.decorators.http import require_POST
+
+from apps.accounts.models import User
+from apps.approvals.models import Request
+from apps.core.errors import ServiceError
+from apps.core.htmx import render_page
+from apps.namespaces.selectors import namespaces_of_team
+from apps.teams.forms import AddMemberForm, ChangeRoleForm
+from apps.teams.models import Membership
+from apps.teams.selectors import can_manage_team, team_get_for_user, teams_visible_to
+from apps.teams.services import membership_add, membership_change_role, membership_remove, user_deactivate
+
+CERTIFICATE_NOTICE = ("Removing someone deletes their RoleBindings in every namespace of the team in one reconcile pass. "
+                      "Certificates already issued stay valid until they expire (Kubernetes cannot revoke them), "
+                      "but they grant nothing without the bindings.")
+
+
+@login_required
+def team_list(request):
+    """The teams I belong to (admins and auditors: all), with my role and the member count."""
+    my_role = Membership.objects.filter(team=OuterRef("pk"), user=request.user).values("role")[:1]
+    teams = teams_visible_to(request.user).annotate(member_count=Count("memberships", distinct=True),
+                                                     my_role=Subquery(my_role)).order_by("slug")
+    return render_page(request, "teams/list.html", {"teams": teams})
+
+
+def _detail_context(request, team, add_form=None):
+    manage = can_manage_team(request.user, team)
+    members = Membership.objects.filter(team=team).select_related("user").order_by("user__username")
+    pending = Request.objects.filter(team=team, kind=Request.Kind.MEMBERSHIP, state=Request.State.SUBMITTED).select_related("requester")
+    return {
+        "team": team, "members": members, "can_manage": manage, "pending": pending,
+        "namespaces": namespaces_of_team(team).select_related("cluster"),
+        "add_form": add_form or AddMemberForm(), "roles": Membership.Role.choices, "notice": CERTIFICATE_NOTICE,
+        "my_membership": next((m for m in members if m.user_id == request.user.pk), None),
+    }
+
+
+@login_required
+def team_detail(request, slug: str):
+    team = team_get_for_user(request.user, slug)
+    return render_page(request, "teams/detail.html", _detail_context(request, team), partial="members")
+
+
+def _managed_team(request, slug: str):
+    team = team_get_for_user(request.user, slug)  # 404 for outsiders first
+    return team
+
+
+def _service_errors(request, exc) -> None:
+    if isinstance(exc, ValidationError):
+        for msg in exc.messages:
+            messages.error(request, msg)
+    else:
+        messages.error(request, str(exc))
+
+
+@login_required
+@require_POST
+def member_add(request, slug: str):
+    team = _managed_team(request, slug)
+    form = AddMemberForm(request.POST)
+    if form.is_valid():
+        try:
+            membership = membership_add(actor=request.user, team=team, user=form.cleaned_data["user"], role=form.cleaned_data["role"])
+        except (ValidationError, PermissionDenied, ServiceError) as exc:
+            _service_errors(request, exc)
+        else:
+            messages.success(request, f"{membership.user.username} is now {membership.role} of {team.slug}; "
+                                      "their RoleBindings are being applied to the team's namespaces.")
+            return redirect("teams:detail", slug=team.slug)
+    return render_page(request, "teams/detail.html", _detail_context(request, team, form), status=400)
+
+
+def _membership(team, pk) -> Membership:
+    return get_object_or_404(Membership.objects.select_related("user", "team"), team=team, pk=pk)
+
+
+@login_required
+@require_POST
+def member_role(request, slug: str, pk: int):
+    team = _managed_team(request, slug)
+    membership = _membership(team, pk)
+    form = ChangeRoleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "choose a valid role")
+        return redirect("teams:detail", slug=team.slug)
+    try:
+        membership = membership_change_role(actor=request.user, membership=membership, role=form.cleaned_data["role"])
+    except (ValidationError, PermissionDenied, ServiceError) as exc:
+        _service_errors(request, exc)
+    else:
+        messages.success(request, f"{membership.user.username} is now {membership.role}; the bindings follow.")
+    return redirect("teams:detail", slug=team.slug)
+
+
+@login_required
+@require_POST
+def member_remove(request, slug: str, pk: int):
+    team = _managed_team(request, slug)
+    membership = _membership(team, pk)
+    leaving = membership.user_id == request.user.pk
+    try:
+        membership_remove(actor=request.user, membership=membership)
+    except (ValidationError, PermissionDenied, ServiceError) as exc:
+        _service_errors(request, exc)
+        return redirect("teams:detail", slug=team.slug)
+    messages.success(request, f"{'You left' if leaving else membership.user.username + ' was removed from'} {team.slug}. "
+                              + CERTIFICATE_NOTICE)
+    if leaving and not can_manage_team(request.user, team) and not request.user.can_audit:
+        return redirect("teams:list")
+    return redirect("teams:detail", slug=team.slug)
+
+
+@login_required
+@require_POST
+def user_deactivate_view(request, pk: int):
+    """Platform admins deactivate a user: no login, no tokens, no bindings anywhere."""
+    if not request.user.is_platform_admin:
+        raise Http404("No such page")
+    user = get_object_or_404(User, pk=pk)
+    try:
+        user_deactivate(actor=request.user, user=user)
+    except (PermissionDenied, ServiceError) as exc:
+        _service_errors(request, exc)
+    else:
+        messages.success(request, f"{user.username} is deactivated and removed from every team. " + CERTIFICATE_NOTICE)
+    return redirect(request.POST.get("next") if str(request.POST.get("next", "")).startswith("/teams/") else "teams:list")
