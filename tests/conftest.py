@@ -163,3 +163,56 @@ def wait_for(predicate, timeout: float = 15.0, interval: float = 0.05, message: 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {message}")
         time.sleep(interval)
+
+
+# --- Clusters (RECONCILE) ---------------------------------------------------------------
+# A kubesim-backed Cluster row that authenticates like production: a token of
+# the portal's ServiceAccount, whose permissions are exactly
+# deploy/kubernetes/portal-rbac.yaml (least privilege, not cluster-admin).
+
+from kubesim.pytest_plugin import kubesim  # noqa: E402,F401  (the fresh-per-test kubesim fixture)
+
+PORTAL_RBAC = ROOT / "deploy" / "kubernetes" / "portal-rbac.yaml"
+PORTAL_SA = ("platform-portal", "portal")
+
+
+def official_client(kubeconfig_path):
+    """An official ``kubernetes`` ApiClient for a kubeconfig file (tests inspect the cluster with it)."""
+    from kubernetes import config as k8s_config
+
+    return k8s_config.new_client_from_config(config_file=str(kubeconfig_path))
+
+
+def install_portal_rbac(handle) -> str:
+    """Apply portal-rbac.yaml as the kubesim admin; returns a token of the portal's ServiceAccount."""
+    import yaml
+    from kubernetes import utils as k8s_utils
+
+    with official_client(handle.admin_kubeconfig) as api:
+        for obj in yaml.safe_load_all(PORTAL_RBAC.read_text()):
+            try:
+                k8s_utils.create_from_dict(api, obj)
+            except k8s_utils.FailToCreateError as exc:
+                if not all(getattr(e, "status", None) == 409 for e in exc.api_exceptions):
+                    raise
+    return handle.service_account_token(*PORTAL_SA, seconds=24 * 3600)
+
+
+@pytest.fixture
+def kubesim_cluster(kubesim, db, tmp_path):
+    """``(handle, cluster)``: a fresh kubesim and its ``Cluster`` row (ServiceAccount token auth)."""
+    from apps.clusters import kube
+    from apps.clusters.services import cluster_register
+
+    token = install_portal_rbac(kubesim)
+    kubeconfig = kubesim.token_kubeconfig(token, tmp_path / "portal.kubeconfig", user="portal")
+    cluster = cluster_register(actor=None, name="sim", kubeconfig=kubeconfig.read_text())
+    assert cluster.health == cluster.Health.HEALTHY, cluster.health_message
+    yield kubesim, cluster
+    kube.forget_clients()
+
+
+@pytest.fixture
+def cluster(kubesim_cluster):
+    """A healthy kubesim-backed ``Cluster`` row, authenticated as the portal's least-privilege ServiceAccount."""
+    return kubesim_cluster[1]
