@@ -177,6 +177,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # One schema component per choice set that several fields share (e.g. a
+    # namespace's pod_security_level and a cluster's default_pod_security).
+    "ENUM_NAME_OVERRIDES": {
+        "PodSecurityLevelEnum": "apps.clusters.models.PodSecurityLevel",
+    },
 }
 
 LOGGING = {
