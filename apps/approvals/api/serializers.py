@@ -176,9 +176,10 @@ class RequestSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     kind = serializers.ChoiceField(choices=Request.Kind.choices, read_only=True)
     state = serializers.ChoiceField(choices=Request.State.choices, read_only=True)
-    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    requester = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    decider = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    team = serializers.CharField(source="team.slug", read_only=True, help_text="Team slug")
+    requester = serializers.CharField(source="requester.username", read_only=True)
+    decider = serializers.CharField(source="decider.username", read_only=True, allow_null=True,
+                                    help_text="Who approved or rejected it; null while undecided")
     reason = serializers.CharField(read_only=True, help_text="Why it was approved or rejected")
     last_error = serializers.CharField(read_only=True, help_text="Why applying the approved request failed, if it did")
     created_at = serializers.DateTimeField(read_only=True)
@@ -227,14 +228,14 @@ class QuotaField(serializers.Field):
 class NamespaceRequestSerializer(RequestSerializer):
     """A namespace request as the API shows it."""
 
-    cluster = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    cluster = serializers.CharField(source="cluster.name", read_only=True, help_text="Cluster name")
     name = serializers.CharField(read_only=True)
     purpose = serializers.SerializerMethodField()
     quota = serializers.SerializerMethodField()
     ttl_hours = serializers.SerializerMethodField()
     pod_security_level = serializers.SerializerMethodField()
-    namespace = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True,
-                                                   help_text="Id of the namespace created on approval")
+    namespace = serializers.IntegerField(source="namespace_id", read_only=True, allow_null=True,
+                                         help_text="Id of the namespace created on approval (see /api/v1/namespaces/{id}/)")
 
     # The kind-specific fields live in the request's JSON payload.
     def get_purpose(self, obj) -> str:
