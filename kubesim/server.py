@@ -433,23 +433,27 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self, method: str) -> None:
         api: APIServer = self.server.api
         self._status = 0
+        self._logged = False
         self._user: UserInfo | None = None
-        started = time.monotonic()
+        self._started = time.monotonic()
         split = urlsplit(self.path)
         path = split.path or "/"
+        self._query = split.query
         query = parse_qs(split.query, keep_blank_values=True)
-        info = parse_request_info(method, path, query)
+        info = self._info = parse_request_info(method, path, query)
         try:
             try:
                 body = self._read_body()
-                if api.faults is not None:
-                    action = api.faults.before(info.verb, info.resource, path, method)
-                    if action == "drop":
-                        raise _DropConnection()
                 if path in UNAUTHENTICATED_PATHS or path.startswith(("/healthz/", "/livez/", "/readyz/")):
                     self._send_raw(200, b"ok", "text/plain; charset=utf-8")
                     return
                 user = api.authenticator.authenticate(self._peer_cert(), self.headers)
+                self._user = user
+                # Faults after authentication so the request log names who was failed.
+                if api.faults is not None:
+                    action = api.faults.before(info.verb, info.resource, path, method)
+                    if action == "drop":
+                        raise _DropConnection()
                 if any(h.lower().startswith("impersonate-") for h in self.headers.keys()):
                     user = api.authenticator.impersonate(user, self.headers, api.authorizer)
                 self._user = user
@@ -472,13 +476,7 @@ class _Handler(BaseHTTPRequestHandler):
             except OSError:
                 self.close_connection = True
         finally:
-            if api.request_log is not None:
-                api.request_log.record(
-                    user=self._user.name if self._user else "",
-                    verb=info.verb, method=method, path=path, status=self._status,
-                    resource=info.resource, subresource=info.subresource, namespace=info.namespace,
-                    duration=time.monotonic() - started, query=split.query,
-                )
+            self._record(self._status)  # dropped connections and broken pipes are logged too
 
     def _read_body(self) -> bytes:
         length = self.headers.get("Content-Length")
@@ -502,8 +500,15 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             raise errors.bad_request("invalid Content-Length") from None
         if n > MAX_BODY:
-            # Do not read a huge body just to discard it: answer and close instead.
+            # Drain a moderately large body so the client gets to read our 413 (it is still
+            # sending otherwise); beyond that, answer and close without reading.
             self.close_connection = True
+            remaining = n if n <= 8 * MAX_BODY else 0
+            while remaining > 0:
+                chunk = self.rfile.read(min(remaining, 65536))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
             raise errors.too_large()
         return self.rfile.read(n)
 
@@ -513,8 +518,22 @@ class _Handler(BaseHTTPRequestHandler):
         except (AttributeError, ValueError, ssl.SSLError):
             return None
 
-    def _send_raw(self, code: int, data: bytes, content_type: str, headers: dict | None = None) -> None:
+    def _record(self, code: int) -> None:
+        """Write the request log entry just before answering, so a client that got its answer sees the entry."""
         self._status = code
+        if self._logged:
+            return
+        self._logged = True
+        api: APIServer = self.server.api
+        if api.request_log is not None:
+            info = self._info
+            api.request_log.record(
+                user=self._user.name if self._user else "", verb=info.verb, method=self.command, path=info.path,
+                status=code, resource=info.resource, subresource=info.subresource, namespace=info.namespace,
+                duration=time.monotonic() - self._started, query=self._query)
+
+    def _send_raw(self, code: int, data: bytes, content_type: str, headers: dict | None = None) -> None:
+        self._record(code)
         self.send_response(code)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
@@ -540,7 +559,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_json(exc.code, exc.status(), headers)
 
     def start_stream(self) -> None:
-        self._status = 200
+        self._record(200)
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Transfer-Encoding", "chunked")
