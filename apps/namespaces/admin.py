@@ -1,0 +1,47 @@
+"""Django admin for namespaces: read their reconcile state, re-drive or delete through the services."""
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+
+from apps.namespaces.models import Namespace
+from apps.namespaces.services import namespace_delete
+
+
+@admin.register(Namespace)
+class NamespaceAdmin(admin.ModelAdmin):
+    list_display = ("name", "cluster", "team", "phase", "attempts", "applied_at", "expires_at", "protected")
+    list_filter = ("phase", "cluster", "team", "pod_security_level")
+    search_fields = ("name", "team__slug", "purpose")
+    list_select_related = ("cluster", "team")
+    readonly_fields = [f.name for f in Namespace._meta.fields if f.name != "protected"]
+    actions = ["reconcile_now", "check_drift_now", "delete_on_cluster"]
+
+    def has_add_permission(self, request):
+        return False  # namespaces come from approved requests
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the row stays for history; use the "delete on the cluster" action
+
+    @admin.action(description="Reconcile now")
+    def reconcile_now(self, request, queryset):
+        from apps.namespaces.tasks import reconcile_namespace
+
+        for namespace in queryset:
+            reconcile_namespace.delay(namespace.pk)
+        self.message_user(request, f"Reconcile queued for {queryset.count()} namespace(s).")
+
+    @admin.action(description="Check for drift now")
+    def check_drift_now(self, request, queryset):
+        from apps.namespaces.tasks import reconcile_namespace
+
+        for namespace in queryset:
+            reconcile_namespace.delay(namespace.pk, check_drift=True)
+        self.message_user(request, f"Drift check queued for {queryset.count()} namespace(s).")
+
+    @admin.action(description="Delete on the cluster")
+    def delete_on_cluster(self, request, queryset):
+        for namespace in queryset.select_related("team", "cluster"):
+            try:
+                namespace_delete(actor=request.user, namespace=namespace)
+            except PermissionDenied as exc:
+                self.message_user(request, f"{namespace.name}: {exc}", messages.ERROR)
