@@ -356,6 +356,10 @@ class _Builder:
         if self.v2:
             text = json.dumps(out).replace('"#/components/schemas/', '"#/definitions/')
             out = json.loads(text)
+            # Swagger 2.0 has no oneOf: IntOrString and Quantity are plain strings there (as in the real v2 document).
+            for name in ("io.k8s.apimachinery.pkg.util.intstr.IntOrString", "io.k8s.apimachinery.pkg.api.resource.Quantity"):
+                if name in out:
+                    out[name] = {k: v for k, v in out[name].items() if k != "oneOf"} | {"type": "string"}
         return dict(sorted(out.items()))
 
 
@@ -545,16 +549,6 @@ def _to_openapi3(node):
         return [_to_openapi3(item) for item in node]
     if not isinstance(node, dict):
         return node
-    # IntOrString / Quantity are oneOf(string, number) in JSON schema; OpenAPI says string + format.
-    one_of = node.get("oneOf")
-    if isinstance(one_of, list) and {tuple(_types(o)) for o in one_of} in ({("string",), ("integer",)}, {("string",), ("number",)}):
-        kinds = {tuple(_types(o)) for o in one_of}
-        out = {k: _to_openapi3(v) for k, v in node.items() if k != "oneOf"}
-        out["type"] = "string"
-        if ("integer",) in kinds:
-            out["format"] = "int-or-string"
-            out["x-kubernetes-int-or-string"] = True
-        return out
     out = {}
     for key, value in node.items():
         if key == "type" and isinstance(value, list):
@@ -573,13 +567,6 @@ def _to_openapi3(node):
     return out
 
 
-def _types(node) -> list[str]:
-    value = node.get("type") if isinstance(node, dict) else None
-    if isinstance(value, list):
-        return [t for t in value if t != "null"]
-    return [value] if value else []
-
-
 def build_definitions(raw: dict) -> dict:
     """Select and convert the bundled definitions from a kubernetes-validate ``_definitions.json`` ``$defs`` map."""
     roots = [name for name in raw if name.startswith(_BUNDLED_PACKAGES)]
@@ -592,6 +579,9 @@ def build_definitions(raw: dict) -> dict:
         for key in ("apiVersion", "kind"):
             if isinstance(props.get(key), dict):
                 props[key].pop("enum", None)
+        if name == "io.k8s.apimachinery.pkg.util.intstr.IntOrString":
+            # Real v3 documents: oneOf integer/string plus this format (what explain and validators key on).
+            schema["format"] = "int-or-string"
         converted[name] = schema
     return converted
 
