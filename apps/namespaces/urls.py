@@ -1,3 +1,15 @@
+from django.urls import path
+
+from apps.namespaces import views
+
 app_name = "namespaces"
 
-urlpatterns = []
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("namespaces/request/", views.request_create, name="request"),
+    path("namespaces/request/validate/", views.request_validate, name="request_validate"),
+    path("namespaces/request/quota/", views.request_quota_fields, name="request_quota"),
+    path("namespaces/<int:pk>/", views.namespace_detail, name="detail"),
+    path("namespaces/<int:pk>/manifests.yaml", views.namespace_manifests, name="manifests"),
+    path("namespaces/<int:pk>/delete/", views.namespace_delete, name="delete"),
+]

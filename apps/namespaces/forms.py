@@ -1,0 +1,125 @@
+"""The namespace request form: field types only; the rules live in the approvals services.
+
+``namespace_request_validate`` / ``namespace_request_submit`` decide whether a
+request is acceptable; this form only turns POST data into the arguments they
+take, and maps their errors back onto the fields.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+from apps.clusters.models import Cluster, PodSecurityLevel
+from apps.core import quantities
+from apps.teams.models import Membership, Team
+
+# Quota presets offered on the form. "small" is the portal default; "large" is
+# the book's example team quota (10 cores and 100 GiB, requests and limits).
+TIERS: dict[str, dict[str, str]] = {
+    "small": dict(settings.DEFAULT_NAMESPACE_QUOTA),
+    "medium": {"requests.cpu": "4", "limits.cpu": "8", "requests.memory": "16Gi", "limits.memory": "32Gi", "pods": "100"},
+    "large": {"requests.cpu": "10", "limits.cpu": "10", "requests.memory": "100Gi", "limits.memory": "100Gi", "pods": "200"},
+}
+TIER_CHOICES = [("small", "Small"), ("medium", "Medium"), ("large", "Large (10 cores, 100 GiB)"), ("custom", "Custom")]
+
+
+def quota_field_name(resource: str) -> str:
+    """Form field name of a quota resource: ``requests.cpu`` -> ``quota_requests_cpu``."""
+    return "quota_" + resource.replace(".", "_")
+
+
+QUOTA_FIELDS = {quota_field_name(resource): resource for resource in quantities.QUOTA_RESOURCES}
+
+# Fields of the service's ValidationError that are form fields as they are.
+_PLAIN_FIELDS = ("team", "cluster", "name", "purpose", "ttl_hours", "pod_security_level")
+
+
+class NamespaceRequestForm(forms.Form):
+    """What a developer fills in to ask for a namespace."""
+
+    team = forms.ModelChoiceField(queryset=Team.objects.none(), to_field_name="slug", empty_label=None)
+    cluster = forms.ModelChoiceField(queryset=Cluster.objects.order_by("name"), to_field_name="name", empty_label=None)
+    name = forms.CharField(strip=True, help_text="Lower-case letters, digits and '-', at most 63 characters, e.g. payments-dev.")
+    purpose = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text="What runs here; shown to the approver and on the namespace.")
+    tier = forms.ChoiceField(choices=TIER_CHOICES, initial="small", required=False)
+    ttl_hours = forms.IntegerField(required=False, label="Lifetime (hours)", help_text="Optional: the namespace is deleted after this many hours. Leave empty to keep it.")
+    pod_security_level = forms.ChoiceField(
+        required=False, label="Pod security level",
+        choices=[("", "Cluster default")] + list(PodSecurityLevel.choices),
+        help_text="restricted is the default; baseline or privileged are exceptions a manager must approve.",
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Offer only teams the user may ask for (members and managers, not
+        # viewers); the submit service checks again, this is just the menu.
+        teams = Team.objects.filter(
+            memberships__user=user, memberships__role__in=[Membership.Role.MEMBER, Membership.Role.MANAGER]
+        ).order_by("slug").distinct()
+        self.fields["team"].queryset = teams
+        for field_name, resource in QUOTA_FIELDS.items():
+            self.fields[field_name] = forms.CharField(required=False, label=resource, strip=True)
+        if not self.is_bound:
+            for field_name, value in self.tier_initial(self.initial.get("tier") or "small").items():
+                self.initial.setdefault(field_name, value)
+
+    @staticmethod
+    def tier_initial(tier: str) -> dict[str, str]:
+        """Initial values of the quota fields for a tier (all blank for custom)."""
+        preset = TIERS.get(tier, {})
+        return {field_name: preset.get(resource, "") for field_name, resource in QUOTA_FIELDS.items()}
+
+    def quota_fields(self):
+        """Bound quota fields in display order."""
+        return [self[name] for name in QUOTA_FIELDS]
+
+    def quota(self) -> dict[str, str]:
+        """The requested quota: the filled-in resource fields, else the chosen tier's preset."""
+        quota = {resource: self.cleaned_data.get(field_name) for field_name, resource in QUOTA_FIELDS.items()}
+        quota = {resource: value for resource, value in quota.items() if value}
+        if not quota:
+            quota = dict(TIERS.get(self.cleaned_data.get("tier") or "small", TIERS["small"]))
+        return quota
+
+    def service_arguments(self) -> dict:
+        """Keyword arguments for ``namespace_request_validate`` / ``_submit`` (call after is_valid).
+
+        Tolerates fields that failed to clean (live validation checks the
+        rest); submit only calls it on a fully valid form.
+        """
+        data = self.cleaned_data
+        return {
+            "team": data.get("team"),
+            "cluster": data.get("cluster"),
+            "name": data.get("name") or "",
+            "purpose": data.get("purpose") or "",
+            "quota": self.quota(),
+            "ttl_hours": data.get("ttl_hours"),
+            "pod_security_level": data.get("pod_security_level") or None,
+        }
+
+    def add_service_errors(self, exc: ValidationError) -> None:
+        """Put a service's ValidationError next to the fields it names.
+
+        Quota messages come as ``"<resource>: <message>"`` under ``quota``;
+        they go to that resource's field so the user sees which one is wrong.
+        """
+        if not hasattr(exc, "error_dict"):
+            for message in exc.messages:
+                self.add_error(None, message)
+            return
+        for field, messages in exc.message_dict.items():
+            for message in messages:
+                if field == "quota":
+                    resource, sep, rest = message.partition(": ")
+                    target = quota_field_name(resource)
+                    if sep and target in self.fields:
+                        self.add_error(target, rest)
+                        continue
+                    self.add_error(None, f"Quota: {message}")
+                elif field in _PLAIN_FIELDS:
+                    self.add_error(field, message)
+                else:
+                    self.add_error(None, message)

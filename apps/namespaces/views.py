@@ -1,0 +1,189 @@
+"""Namespace pages: the "My namespaces" dashboard, the request form with live
+validation, the namespace detail with its bundle, and deletion.
+
+Views only translate HTTP to selector/service calls: visibility comes from
+``namespaces_visible_to``/``namespace_get_for_user`` (outsiders get 404) and
+every change goes through a service.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from apps.approvals.selectors import requests_visible_to
+from apps.approvals.services import namespace_request_submit, namespace_request_validate
+from apps.core.errors import ServiceError
+from apps.core.htmx import render_page
+from apps.core.templatetags.portal_ui import UNSETTLED_PHASES
+from apps.namespaces.filters import NamespaceFilterSet
+from apps.namespaces.forms import QUOTA_FIELDS, NamespaceRequestForm
+from apps.namespaces.manifests import to_yaml
+from apps.namespaces.models import Namespace
+from apps.namespaces.selectors import bundle_for_namespace, namespace_get_for_user, namespaces_visible_to
+from apps.namespaces.services import namespace_delete as delete_service
+from apps.teams.selectors import can_manage_team
+
+DASHBOARD_PAGE_SIZE = 50
+MY_REQUESTS_SHOWN = 10
+# Request states that still move without a human (worth polling for).
+_MOVING_REQUEST_STATES = ("approved", "applying")
+
+
+@login_required
+@require_GET
+def dashboard(request):
+    """The user's teams' namespaces with live phase badges, and their latest requests.
+
+    The ``live`` partial polls itself only while something is still moving
+    (a namespace Pending/Provisioning/Terminating or a request being applied);
+    once everything has settled the partial comes back without ``hx-trigger``
+    and the polling stops.
+    """
+    filterset = NamespaceFilterSet(request.GET, queryset=namespaces_visible_to(request.user).order_by("team__slug", "name"))
+    namespaces = filterset.qs
+    if not request.GET.get("phase"):
+        # Deleted rows stay for history; show them only when asked for.
+        namespaces = namespaces.exclude(phase=Namespace.Phase.DELETED)
+    page = Paginator(namespaces, DASHBOARD_PAGE_SIZE).get_page(request.GET.get("page"))
+    my_requests = list(requests_visible_to(request.user).filter(requester=request.user).order_by("-created_at", "-id")[:MY_REQUESTS_SHOWN])
+    polling = any(ns.phase in UNSETTLED_PHASES for ns in page) or any(
+        r.state in _MOVING_REQUEST_STATES or (r.namespace_id and r.namespace.phase in UNSETTLED_PHASES) for r in my_requests
+    )
+    context = {"filterset": filterset, "page": page, "my_requests": my_requests, "polling": polling}
+    return render_page(request, "namespaces/dashboard.html", context, partial="live")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def request_create(request):
+    """The namespace request form; on submit ``namespace_request_submit`` decides.
+
+    Errors (from the form's types or the service's rules) are shown next to
+    the fields and nothing is created.
+    """
+    if request.method == "POST":
+        form = NamespaceRequestForm(request.POST, user=request.user)
+        if form.is_valid():
+            try:
+                created = namespace_request_submit(actor=request.user, **form.service_arguments())
+            except ValidationError as exc:
+                form.add_service_errors(exc)
+            except PermissionDenied as exc:
+                messages.error(request, str(exc) or "You may not request namespaces for this team.")
+            else:
+                messages.success(request, f'Namespace "{created.name}" requested; a manager of {created.team.slug} will decide.')
+                return redirect("approvals:detail", pk=created.pk)
+        status = 400
+    else:
+        initial = {}
+        if request.GET.get("team"):
+            initial["team"] = request.GET["team"]
+        form = NamespaceRequestForm(initial=initial, user=request.user)
+        status = 200
+    return render_page(request, "namespaces/request_form.html", {"form": form}, status=status)
+
+
+@login_required
+@require_POST
+def request_validate(request):
+    """Live validation while typing: the same checks as submit, nothing saved.
+
+    Returns the ``live`` partial (a status line) plus out-of-band error slots
+    for every field, so messages appear next to the fields without replacing
+    the inputs the user is typing into. Fields still empty are not nagged
+    about; that happens on submit.
+    """
+    form = NamespaceRequestForm(request.POST, user=request.user)
+    # Ask the service even when some field has a type error (say a TTL that
+    # is not a number), so the name is still checked while the user types.
+    if form.is_valid() or form.cleaned_data.get("team"):
+        try:
+            namespace_request_validate(**form.service_arguments())
+        except ValidationError as exc:
+            form.add_service_errors(exc)
+    slots = []
+    for name in list(form.fields) + ["__all__"]:
+        shown = []
+        # Don't nag about fields the user has not reached yet (submit will).
+        if name in form.errors and (name == "__all__" or name in QUOTA_FIELDS or request.POST.get(name, "").strip()):
+            shown = list(form.errors[name])
+        slots.append((name, shown))
+    error_count = sum(len(errors) for _, errors in slots)
+    context = {"slots": slots, "has_errors": bool(error_count), "error_count": error_count}
+    # Always the fragment: this endpoint exists only for htmx.
+    response = render(request, "namespaces/request_form.html#validation", context)
+    patch_vary_headers(response, ("HX-Request",))
+    return response
+
+
+@login_required
+@require_GET
+def request_quota_fields(request):
+    """The quota fieldset filled with a tier's preset (htmx swaps it in when the tier changes)."""
+    tier = request.GET.get("tier", "small")
+    form = NamespaceRequestForm(initial={"tier": tier, **NamespaceRequestForm.tier_initial(tier)}, user=request.user)
+    return render_page(request, "namespaces/request_form.html", {"form": form}, partial="quota")
+
+
+def _can_delete(user, namespace) -> bool:
+    """Whether to offer the delete button; ``namespace_delete`` decides for real."""
+    return namespace.is_live and can_manage_team(user, namespace.team)
+
+
+@login_required
+@require_GET
+def namespace_detail(request, pk: int):
+    """One namespace: phase, error and attempts (polled while moving), quota, and its objects as YAML."""
+    namespace = namespace_get_for_user(request.user, pk)
+    context = {"namespace": namespace, "polling": namespace.phase in UNSETTLED_PHASES}
+    if request.htmx:
+        return render_page(request, "namespaces/detail.html", context, partial="status")
+    objects = bundle_for_namespace(namespace)
+    context.update({
+        "objects": objects,
+        "yaml": to_yaml(objects),
+        "can_delete": _can_delete(request.user, namespace),
+        "origin_request": namespace.requests.order_by("created_at", "id").first(),
+    })
+    return render_page(request, "namespaces/detail.html", context)
+
+
+@login_required
+@require_GET
+def namespace_manifests(request, pk: int):
+    """The namespace's bundle as a YAML stream download (the escape hatch: plain kubectl apply -f)."""
+    namespace = namespace_get_for_user(request.user, pk)
+    response = HttpResponse(to_yaml(bundle_for_namespace(namespace)), content_type="application/yaml; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{namespace.cluster.name}-{namespace.name}.yaml"'
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def namespace_delete(request, pk: int):
+    """Confirm, then delete the namespace on its cluster through ``namespace_delete``."""
+    namespace = namespace_get_for_user(request.user, pk)
+    if request.method == "POST":
+        try:
+            delete_service(actor=request.user, namespace=namespace)
+        except (PermissionDenied, ServiceError, ValidationError) as exc:
+            messages.error(request, _message(exc))
+        else:
+            messages.success(request, f'Namespace "{namespace.name}" is being deleted from cluster {namespace.cluster.name}.')
+        return redirect(reverse("namespaces:detail", args=[namespace.pk]))
+    return render_page(request, "namespaces/confirm_delete.html", {"namespace": namespace})
+
+
+def _message(exc: Exception) -> str:
+    """Readable text of a service error (ValidationError carries a list)."""
+    if isinstance(exc, ValidationError):
+        return " ".join(exc.messages)
+    return str(exc) or "This is not allowed."
