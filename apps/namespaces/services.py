@@ -107,7 +107,7 @@ def namespace_release(namespace_id: int, token: str) -> None:
 
 def _open_request(namespace: Namespace) -> Request | None:
     """The approved/applying request that created the namespace, locked, if still open."""
-    return (Request.objects.select_for_update().select_related("team", "cluster")
+    return (Request.objects.select_for_update(of=("self",)).select_related("team", "cluster")
             .filter(namespace=namespace, kind=Request.Kind.NAMESPACE, state__in=[Request.State.APPROVED, Request.State.APPLYING])
             .order_by("created_at").first())
 
