@@ -251,6 +251,19 @@ def _decode_continue(token: str) -> str:
         raise errors.bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)") from None
 
 
+def warning_header(text: str) -> str:
+    """RFC 7234 warning value as kube-apiserver sends it: ``299 - "text"`` with quotes escaped."""
+    return '299 - "' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _pop_admission_warnings() -> list[str]:
+    try:
+        from .admission import pop_warnings
+    except ImportError:
+        return []
+    return pop_warnings()
+
+
 # --------------------------------------------------------------- body decode
 def decode_body(body: bytes, content_type: str) -> dict:
     """Decode a request body (JSON, YAML or protobuf) into a JSON-shaped dict with the real 400/415 errors."""
@@ -434,6 +447,8 @@ class _Handler(BaseHTTPRequestHandler):
         api: APIServer = self.server.api
         self._status = 0
         self._logged = False
+        self.warnings: list[str] = []
+        _pop_admission_warnings()  # a fresh request starts with no leftover admission warnings
         self._user: UserInfo | None = None
         self._started = time.monotonic()
         split = urlsplit(self.path)
@@ -519,6 +534,10 @@ class _Handler(BaseHTTPRequestHandler):
             return None
 
     def _record(self, code: int) -> None:
+        self.warnings.extend(_pop_admission_warnings())
+        self._record_log(code)
+
+    def _record_log(self, code: int) -> None:
         """Write the request log entry just before answering, so a client that got its answer sees the entry."""
         self._status = code
         if self._logged:
@@ -541,6 +560,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Audit-Id", str(uuid.uuid4()))
         for k, v in (headers or {}).items():
             self.send_header(k, v)
+        for text in self.warnings:
+            self.send_header("Warning", warning_header(text))
         if self.close_connection:
             self.send_header("Connection", "close")
         # Headers and body in one write: one TLS record, one TCP segment for small answers.
@@ -924,9 +945,28 @@ class Request:
         if fv and fv not in ("Ignore", "Warn", "Strict"):
             raise errors.bad_request(f'fieldValidation: Unsupported value: "{fv}": supported values: "Ignore", "Warn", "Strict"')
 
+    def _check_fields(self, rt: ResourceType, obj: dict) -> None:
+        """Server-side field validation: Strict rejects unknown fields (400), Warn (default) adds Warning headers."""
+        mode = self.q("fieldValidation") or "Warn"
+        if mode == "Ignore" or resources.is_custom(rt):
+            # Custom resources are skipped: their schemas in kubesim.openapi are partial, and a
+            # false "unknown field" rejection would be worse than a missed one.
+            return
+        try:
+            from . import openapi
+        except ImportError:
+            return
+        if mode == "Strict":
+            err = openapi.strict_decoding_error(rt, obj)
+            if err is not None:
+                raise err
+        else:
+            self.h.warnings.extend(openapi.unknown_field_messages(rt, obj))
+
     def create(self, rt: ResourceType) -> None:
         self._reject_unknown_query()
         obj = self._body_object(rt)
+        self._check_fields(rt, obj)
         dry_run = _dry_run(self.query)
         validation.apply_generate_name(obj)
         if "status" in rt.subresources:
@@ -986,6 +1026,7 @@ class Request:
     def update(self, rt: ResourceType) -> None:
         self._reject_unknown_query()
         obj = self._body_object(rt)
+        self._check_fields(rt, obj)
         self._check_name(obj)
         dry_run = _dry_run(self.query)
         old = self.api.store.get(rt, self.info.namespace, self.info.name)
@@ -1042,8 +1083,11 @@ class Request:
         if not self.body:
             raise errors.bad_request("the body of the request was empty")
         new = patch.apply_patch(ptype, old, self.body, rt)
+        if not isinstance(new, dict):
+            raise errors.bad_request("the patched object is not a JSON object")
         if not isinstance(new.get("metadata"), dict):
             new["metadata"] = {}
+        self._check_fields(rt, new)
         if new.get("kind") != rt.kind or new.get("apiVersion") != rt.api_version:
             new["kind"], new["apiVersion"] = rt.kind, rt.api_version
         new["metadata"]["name"] = self.info.name
