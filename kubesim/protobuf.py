@@ -461,14 +461,11 @@ def decode(body: bytes, expected_kind: str | None = None) -> dict:
         return obj
     type_name = message_type(api_version, kind)
     if type_name is None:
-        group = api_version.rpartition("/")[0]
         if not any(name.startswith(proto_package(api_version) + ".") for name in _messages()):
             raise unsupported_media_type()
         raise errors.bad_request(
-            f'no kind "{kind}" is registered for version "{api_version}" in scheme '
-            f'"k8s.io/kubernetes/pkg/api/legacyscheme/scheme.go:30"'
-            if not group
-            else f'no kind "{kind}" is registered for version "{api_version}" in scheme "k8s.io/kubernetes/pkg/api/legacyscheme/scheme.go:30"'
+            f'{kind} in version "{version}" cannot be handled as a {expected_kind or kind}: no kind "{kind}" is '
+            f'registered for version "{api_version}" in scheme "pkg/api/legacyscheme/scheme.go:30"'
         )
     try:
         fields = decode_message(type_name, raw)

@@ -315,10 +315,13 @@ def test_missing_kind():
 
 def test_unregistered_kind_in_builtin_group():
     with pytest.raises(errors.StatusError) as exc:
-        protobuf.decode(_envelope("v1", "Frobnicator", b""))
-    code, reason, message = _status(exc)
-    assert (code, reason) == (400, "BadRequest")
-    assert message.startswith('no kind "Frobnicator" is registered for version "v1"')
+        protobuf.decode(_envelope("v1", "Frobnicator", b""), expected_kind="Namespace")
+    assert _status(exc) == (
+        400,
+        "BadRequest",
+        'Frobnicator in version "v1" cannot be handled as a Namespace: no kind "Frobnicator" is registered for version "v1" '
+        'in scheme "pkg/api/legacyscheme/scheme.go:30"',
+    )
 
 
 def test_custom_resources_are_415():
