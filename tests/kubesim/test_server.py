@@ -294,3 +294,20 @@ def test_restart_keeps_objects(tmp_path):
         assert api.request("GET", "/api/v1/namespaces/persisted")[0] == 200
     finally:
         second.stop()
+
+
+def test_table_output_for_kubectl_get(api):
+    code, body, _ = api.request("GET", "/api/v1/namespaces",
+                                headers={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"})
+    assert code == 200 and body["kind"] == "Table"
+    assert [c["name"] for c in body["columnDefinitions"]] == ["Name", "Status", "Age"]
+    row = next(r for r in body["rows"] if r["cells"][0] == "default")
+    assert row["cells"][1] == "Active" and row["object"]["kind"] == "PartialObjectMetadata"
+
+
+def test_strict_field_validation(api):
+    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "s"}, "bogus": 1}
+    code, status, _ = api.request("POST", "/api/v1/namespaces/default/configmaps?fieldValidation=Strict", body)
+    assert code == 400 and 'strict decoding error: unknown field "bogus"' in status["message"]
+    code, _, resp = api.request("POST", "/api/v1/namespaces/default/configmaps", body)
+    assert code == 201 and resp.getheader("Warning") == '299 - "unknown field \\"bogus\\""'
