@@ -77,31 +77,13 @@ def seed(store: Store) -> None:
 
 
 def _load_security(ca, store, static_tokens):
+    from .admission import Admission
     from .authn import Authenticator
+    from .controllers import Controllers
 
     authorizer = rbac.Authorizer(store)
     authenticator = Authenticator(ca, store, static_tokens)
-    try:
-        from .admission import Admission
-    except ImportError:  # pragma: no cover - only while the admission module is being written
-        log.warning("kubesim.admission is missing: running WITHOUT admission plugins")
-
-        class Admission:  # noqa: D401 - minimal stand-in
-            def __init__(self, store, authorizer):
-                pass
-
-            def admit(self, operation, rt, obj, old, user, subresource="", dry_run=False):
-                return obj
-
-    admission = Admission(store, authorizer)
-    try:
-        from .controllers import Controllers
-    except ImportError:  # pragma: no cover
-        log.warning("kubesim.controllers is missing: running WITHOUT controllers")
-        controllers = None
-    else:
-        controllers = Controllers(store, ca)
-    return authenticator, authorizer, admission, controllers
+    return authenticator, authorizer, Admission(store, authorizer), Controllers(store, ca)
 
 
 class KubesimHandle:
