@@ -594,3 +594,24 @@ def test_inactive_requester_token_is_refused(api_client_for, db):
     user.is_active = False
     user.save()
     assert client.get(URL).status_code == 401
+
+
+# --- bundle preview ---------------------------------------------------------------
+
+
+def test_preview_shows_the_bundle_before_approval(api_client_for, member, manager, team, make_request):
+    import yaml
+
+    req = make_request(member, team, name="payments-dev", quota={"requests.cpu": "1", "limits.cpu": "3"})
+    client = api_client_for(manager)
+    objects = client.get(f"{detail(req.pk)}manifests/").json()
+    assert [o["kind"] for o in objects][:3] == ["Namespace", "ResourceQuota", "LimitRange"]
+    assert objects[0]["metadata"]["name"] == "payments-dev"
+    assert objects[1]["spec"]["hard"] == {"limits.cpu": "3", "requests.cpu": "1"}
+    stream = client.get(f"{detail(req.pk)}manifests/", HTTP_ACCEPT="application/yaml")
+    assert list(yaml.safe_load_all(stream.content)) == objects
+
+
+def test_outsider_gets_404_for_a_preview(api_client_for, member, outsider, team, make_request):
+    req = make_request(member, team)
+    assert api_client_for(outsider).get(f"{detail(req.pk)}manifests/").status_code == 404

@@ -24,6 +24,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException
 from rest_framework.parsers import JSONParser
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from apps.approvals.api.serializers import (
@@ -39,6 +40,8 @@ from apps.approvals.api.serializers import (
 from apps.approvals.models import Request
 from apps.approvals.selectors import request_get_for_user, requests_visible_to
 from apps.approvals.services import namespace_request_submit, request_approve, request_cancel, request_reject
+from apps.namespaces.api.views import KUBERNETES_OBJECT_SCHEMA, YAMLStreamRenderer
+from apps.namespaces.selectors import bundle_for_request
 
 # --- filters ----------------------------------------------------------------------
 
@@ -245,3 +248,16 @@ class NamespaceRequestViewSet(RequestWorkflowViewSet):
         obj, created = idempotent_submit(request=request, key=key, matches=matches, submit=submit)
         location = request.build_absolute_uri(reverse("namespace-request-detail", kwargs={"pk": obj.pk}))
         return self.respond(obj, status.HTTP_201_CREATED if created else status.HTTP_200_OK, headers={"Location": location})
+
+    @extend_schema(
+        summary="Preview the bundle of a namespace request", tags=["namespace-requests"],
+        parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH, description="Id of the namespace request")],
+        description="The Kubernetes objects approving this request would apply (before approval, rendered from the "
+                    "request; after, those of the namespace it created). `Accept: application/yaml` for a YAML stream.",
+        responses={(200, "application/json"): {"type": "array", "items": KUBERNETES_OBJECT_SCHEMA},
+                   (200, "application/yaml"): {"type": "string", "description": "YAML stream, documents separated by ---"},
+                   **error_responses(401, 404)},
+    )
+    @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, YAMLStreamRenderer])
+    def manifests(self, request, pk=None):
+        return Response(bundle_for_request(self.get_object()))

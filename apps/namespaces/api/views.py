@@ -1,0 +1,113 @@
+"""``/api/v1/namespaces/``: list, detail, the rendered bundle, delete.
+
+Visibility is the selectors' (outsiders get 404); deleting is the service's
+decision (``namespace_delete``: who may, and what happens on the cluster).
+"""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.utils import encoders
+from rest_framework.decorators import action
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.response import Response
+
+from apps.approvals.api.serializers import error_responses
+from apps.namespaces.api.serializers import NamespaceSerializer
+from apps.namespaces.filters import NamespaceFilterSet
+from apps.namespaces.manifests import to_yaml
+from apps.namespaces.models import Namespace
+from apps.namespaces.selectors import bundle_for_namespace, namespace_get_for_user, namespaces_visible_to
+from apps.namespaces.services import namespace_delete
+
+
+class YAMLStreamRenderer(BaseRenderer):
+    """``application/yaml``: a list of Kubernetes objects as a ``---`` separated stream.
+
+    The stream is exactly what ``kubectl apply -f -`` takes, produced by the
+    same ``to_yaml`` as the preview page. Anything else rendered through it
+    (an error's ``{"detail": ...}``) becomes a single YAML document, so a
+    client that asked for YAML can still read the error.
+    """
+
+    media_type = "application/yaml"
+    format = "yaml"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if data is None:
+            return b""
+        # Plain types first: DRF's ErrorDetail, lazy strings, datetimes and
+        # Decimals are str/other subclasses that yaml.safe_dump refuses.
+        data = json.loads(json.dumps(data, cls=encoders.JSONEncoder))
+        if isinstance(data, list) and all(isinstance(item, dict) for item in data):
+            return to_yaml(data).encode(self.charset)
+        return yaml.safe_dump(data, sort_keys=False, default_flow_style=False).encode(self.charset)
+
+
+# The schema of one bundle object: any Kubernetes object (apiVersion/kind/metadata + the rest).
+KUBERNETES_OBJECT_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "apiVersion": {"type": "string", "example": "v1"},
+        "kind": {"type": "string", "example": "ResourceQuota"},
+        "metadata": {"type": "object", "additionalProperties": True},
+    },
+    "required": ["apiVersion", "kind", "metadata"],
+    "additionalProperties": True,
+}
+
+_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="Id of the namespace")
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List namespaces you can see", tags=["namespaces"],
+                       description="Namespaces of your teams (every phase, including Deleted; filter with `phase`); "
+                                   "platform admins and auditors see all.",
+                       responses={200: NamespaceSerializer(many=True), **error_responses(400, 401)}),
+    retrieve=extend_schema(summary="Get one namespace", tags=["namespaces"], parameters=[_ID],
+                           description="`phase`, `last_error` and `attempts` show how provisioning is going.",
+                           responses={200: NamespaceSerializer, **error_responses(401, 404)}),
+    destroy=extend_schema(summary="Delete a namespace", tags=["namespaces"], parameters=[_ID],
+                          description="Marks the namespace Terminating and deletes it on the cluster in the background "
+                                      "(202); `phase` becomes Deleted when the cluster is done.",
+                          responses={202: OpenApiResponse(NamespaceSerializer, description="Deletion accepted"),
+                                     **error_responses(401, 403, 404, 409)}),
+    manifests=extend_schema(
+        summary="The rendered bundle", tags=["namespaces"], parameters=[_ID],
+        description="Every Kubernetes object the portal applies for this namespace, in apply order. "
+                    "`Accept: application/yaml` gives a YAML stream for `kubectl apply -f -`; otherwise a JSON list.",
+        responses={
+            (200, "application/json"): {"type": "array", "items": KUBERNETES_OBJECT_SCHEMA},
+            (200, "application/yaml"): {"type": "string", "description": "YAML stream, documents separated by ---"},
+            **error_responses(401, 404),
+        },
+    ),
+)
+class NamespaceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
+    serializer_class = NamespaceSerializer
+    queryset = Namespace.objects.none()  # schema and filter model only; rows come from the selector
+    filterset_class = NamespaceFilterSet
+    lookup_value_regex = "[0-9]+"
+
+    def get_queryset(self):
+        return namespaces_visible_to(self.request.user)
+
+    def get_object(self) -> Namespace:
+        return namespace_get_for_user(self.request.user, self.kwargs["pk"])
+
+    def destroy(self, request, pk=None):
+        namespace = self.get_object()
+        namespace_delete(actor=request.user, namespace=namespace)
+        # Re-read: the service may have changed phase/deleted_at in its own transaction.
+        fresh = namespace_get_for_user(request.user, namespace.pk)
+        return Response(self.get_serializer(fresh).data, status=status.HTTP_202_ACCEPTED)
+
+    @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, YAMLStreamRenderer])
+    def manifests(self, request, pk=None):
+        namespace = self.get_object()
+        return Response(bundle_for_namespace(namespace))
