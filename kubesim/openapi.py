@@ -101,19 +101,34 @@ def _gvk(rt: ResourceType, kind: str | None = None) -> dict:
     return {"group": rt.group, "kind": kind or rt.kind, "version": rt.version}
 
 
-def _custom_schema(rt: ResourceType, kind: str | None = None) -> dict:
-    """A permissive CRD schema: typed metadata, spec/status keep unknown fields (like Gatekeeper's CRDs)."""
-    return {
-        "type": "object",
-        "properties": {
-            "apiVersion": {"type": "string"},
-            "kind": {"type": "string"},
-            "metadata": {"allOf": [{"$ref": f"#/components/schemas/{_META}ObjectMeta"}]},
-            "spec": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
-            "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+_PRESERVE = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+
+# Top-level fields of the custom resources besides apiVersion/kind/metadata, after
+# their upstream CRDs: Gatekeeper kinds carry spec/status; wg-policy reports have
+# no spec but results/summary/scope/scopeSelector at the top level.
+_CUSTOM_TOP_LEVEL = {
+    "wgpolicyk8s.io": {
+        "results": {"type": "array", "items": _PRESERVE},
+        "summary": {
+            "type": "object",
+            "properties": {name: {"type": "integer"} for name in ("error", "fail", "pass", "skip", "warn")},
         },
-        "x-kubernetes-group-version-kind": [_gvk(rt, kind)],
+        "scope": _PRESERVE,
+        "scopeSelector": _PRESERVE,
+    },
+}
+_DEFAULT_TOP_LEVEL = {"spec": _PRESERVE, "status": _PRESERVE}
+
+
+def _custom_schema(rt: ResourceType, kind: str | None = None) -> dict:
+    """A permissive CRD schema: typed metadata, the CRD's top-level fields keep unknown fields inside."""
+    properties = {
+        "apiVersion": {"type": "string"},
+        "kind": {"type": "string"},
+        "metadata": {"allOf": [{"$ref": f"#/components/schemas/{_META}ObjectMeta"}]},
     }
+    properties.update(copy.deepcopy(_CUSTOM_TOP_LEVEL.get(rt.group, _DEFAULT_TOP_LEVEL)))
+    return {"type": "object", "properties": properties, "x-kubernetes-group-version-kind": [_gvk(rt, kind)]}
 
 
 def _custom_list_schema(rt: ResourceType) -> dict:

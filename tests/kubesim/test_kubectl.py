@@ -99,10 +99,16 @@ class TestReads:
         out = kubectl_module.ok("get", "ns", "-o", "name")
         assert {"namespace/default", "namespace/kube-system", "namespace/team-a", "namespace/team-b"} <= set(out.split())
 
-    @pytest.mark.xfail(reason="CORE: no server-side Table printing; kubectl falls back to NAME/AGE columns", strict=True)
-    def test_get_namespaces_table_has_status_column(self, kubectl_module):
-        header = kubectl_module.ok("get", "ns").splitlines()[0].split()
-        assert header == ["NAME", "STATUS", "AGE"]
+    def test_get_tables_have_the_real_columns(self, kubectl_module):
+        """Server-side printing: the columns kube-apiserver's table convertors produce."""
+        lines = kubectl_module.ok("get", "ns").splitlines()
+        assert lines[0].split() == ["NAME", "STATUS", "AGE"]
+        assert ["team-a", "Active"] == lines[[l.split()[0] for l in lines].index("team-a")].split()[:2]
+        assert kubectl_module.ok("get", "quota", "-n", "team-a").splitlines()[0].split() == ["NAME", "AGE", "REQUEST", "LIMIT"]
+        assert kubectl_module.ok("get", "rolebindings", "-n", "team-a").splitlines()[0].split() == ["NAME", "ROLE", "AGE"]
+        row = kubectl_module.ok("get", "rolebindings", "-n", "team-a", "--no-headers").split()
+        assert row[:2] == ["payments-edit", "ClusterRole/edit"]
+        assert kubectl_module.ok("get", "configmaps", "-n", "team-a").splitlines()[0].split() == ["NAME", "DATA", "AGE"]
 
     def test_get_namespace_yaml(self, kubectl_module):
         obj = yaml.safe_load(kubectl_module.ok("get", "ns", "team-a", "-o", "yaml"))
@@ -350,7 +356,6 @@ def test_immutable_role_ref_is_422(kubectl, tmp_path):
     assert "cannot change roleRef" in err
 
 
-@pytest.mark.xfail(reason="CORE: fieldValidation=Strict not enforced yet (see /tmp/kubesim_bugs.md)", strict=False)
 def test_unknown_fields_rejected_by_server_side_validation(kubectl, tmp_path):
     kubectl.ok("create", "namespace", "apps")
     manifest = tmp_path / "cm.yaml"

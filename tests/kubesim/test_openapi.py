@@ -190,6 +190,19 @@ def test_known_objects_pass():
     assert openapi.unknown_fields(policy, obj) == []
 
 
+def test_policy_reports_have_top_level_results():
+    for plural in ("policyreports", "clusterpolicyreports"):
+        rt = resources.lookup("wgpolicyk8s.io", "v1alpha2", plural)
+        obj = {"apiVersion": "wgpolicyk8s.io/v1alpha2", "kind": rt.kind, "metadata": {"name": "r"},
+               "scope": {"kind": "Namespace", "name": "team-a"},
+               "summary": {"pass": 3, "fail": 1, "warn": 0, "error": 0, "skip": 0},
+               "results": [{"policy": "require-labels", "result": "fail", "resources": [{"kind": "Pod", "name": "p"}], "properties": {"a": "b"}}]}
+        assert openapi.unknown_fields(rt, obj) == []
+        obj["summary"]["bogus"] = 1
+        obj["spec"] = {}
+        assert openapi.unknown_fields(rt, obj) == ["summary.bogus", "spec"]
+
+
 def test_custom_resources_only_check_the_envelope():
     rt = resources.lookup("constraints.gatekeeper.sh", "v1beta1", "k8srequiredlabels")
     obj = {"apiVersion": "constraints.gatekeeper.sh/v1beta1", "kind": "K8sRequiredLabels",
