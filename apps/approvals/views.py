@@ -34,6 +34,9 @@ from apps.namespaces.models import Namespace
 from apps.namespaces.selectors import bundle_for_request
 
 QUEUE_PAGE_SIZE = 25
+# Kind-specific one-to-one extensions of a request (e.g. onboarding's record of
+# a join request): their templates read them, so join them in the same query.
+_KIND_EXTENSIONS = [rel.name for rel in Request._meta.related_objects if rel.one_to_one]
 
 
 def _step(title: str, tone: str, when=None, detail: str = "", error: str = "") -> dict:
@@ -171,7 +174,8 @@ def request_detail(request, pk: int):
 @require_GET
 def approval_queue(request):
     """Submitted requests the user may decide, oldest first, with the team's usage against its budget."""
-    page = Paginator(approval_queue_for(request.user), QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
+    queue = approval_queue_for(request.user).select_related(*_KIND_EXTENSIONS)
+    page = Paginator(queue, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
     usage = team_usage(r.team_id for r in page)
     items = [{"req": r, "budget": budget_rows(r, usage)} for r in page]
     return render_page(request, "approvals/queue.html", {"page": page, "items": items, "decision_form": DecisionForm()})
