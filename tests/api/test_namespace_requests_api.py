@@ -302,6 +302,13 @@ def test_reusing_a_key_for_a_different_request_is_422(api_client_for, member, db
     assert Request.objects.count() == 1
 
 
+def test_key_already_used_for_another_kind_of_request_is_422(api_client_for, member, team, db_cluster):
+    Request.objects.create(kind=Request.Kind.MEMBERSHIP, team=team, requester=member, idempotency_key="k4")
+    response = api_client_for(member).post(URL, body(), format="json", HTTP_IDEMPOTENCY_KEY="k4")
+    assert response.status_code == 422
+    assert Request.objects.filter(kind=Request.Kind.NAMESPACE).count() == 0
+
+
 def test_keys_are_per_user(api_client_for, member, manager, db_cluster):
     first = api_client_for(member).post(URL, body(), format="json", HTTP_IDEMPOTENCY_KEY="shared")
     second = api_client_for(manager).post(URL, body(name="other-name"), format="json", HTTP_IDEMPOTENCY_KEY="shared")
