@@ -104,6 +104,12 @@ def test_platform_admin_who_is_not_a_member_cannot_submit(api_client_for, admin_
     assert "only members" in response.json()["detail"]
 
 
+def test_long_purpose_gets_the_services_message(api_client_for, member, db_cluster):
+    response = api_client_for(member).post(URL, body(purpose="x" * 201), format="json")
+    assert response.status_code == 400
+    assert response.json() == {"purpose": ["must be at most 200 characters"]}
+
+
 def test_unknown_cluster_is_a_field_error(api_client_for, member, db_cluster):
     response = api_client_for(member).post(URL, body(cluster="mars"), format="json")
     assert response.status_code == 400
@@ -201,6 +207,7 @@ def test_integer_quantities_are_accepted(api_client_for, member, db_cluster):
         ("-leading-dash", "must consist of lower case letters"),
         ("", "may not be blank"),
         ("a" * 64, "no more than 63 characters"),
+        ("a" * 300, "no more than 63 characters (it is 300)"),
     ],
 )
 def test_bad_names_are_name_field_errors(api_client_for, member, db_cluster, name, message):

@@ -264,10 +264,12 @@ class NamespaceRequestCreateInputSerializer(StrictInputSerializer):
     ``namespace_request_validate`` inside the submit service.
     """
 
-    cluster = StrictCharField(max_length=63, help_text="Cluster name (see GET /api/v1/clusters/)")
+    # No max_length here: the service's messages are the ones clients should see
+    # (Django's DATA_UPLOAD_MAX_MEMORY_SIZE already bounds the body).
+    cluster = StrictCharField(help_text="Cluster name (see GET /api/v1/clusters/)")
     team = TeamSlugField(queryset_for=lambda user: _teams_visible_to(user), help_text="Slug of one of your teams")
-    name = StrictCharField(max_length=253, help_text="Namespace name: a DNS-1123 label of at most 63 characters")
-    purpose = StrictCharField(required=False, allow_blank=True, default="", max_length=1000)
+    name = StrictCharField(help_text="Namespace name: a DNS-1123 label of at most 63 characters, not default or kube-*")
+    purpose = StrictCharField(required=False, allow_blank=True, default="", help_text="At most 200 characters")
     quota = QuotaField(required=False, default=None, allow_null=True,
                        help_text="Omit for the default quota")
     ttl_hours = StrictIntegerField(required=False, allow_null=True, default=None,
@@ -280,7 +282,7 @@ class NamespaceRequestCreateInputSerializer(StrictInputSerializer):
 
         cluster = Cluster.objects.filter(name=value).first()
         if cluster is None:
-            raise serializers.ValidationError(f'no cluster named "{value}"')
+            raise serializers.ValidationError(f'no cluster named "{value[:63]}"')
         return cluster
 
 
