@@ -464,6 +464,10 @@ def test_certificate_approve_and_the_signed_cert_authenticates(kubectl, kubesim,
         time.sleep(0.1)
     assert [c["type"] for c in status["conditions"]] == ["Approved"]
     assert status["conditions"][0]["reason"] == "KubectlApprove"
+    table = kubectl.ok("get", "csr", "dana").splitlines()
+    assert table[0].split() == ["NAME", "AGE", "SIGNERNAME", "REQUESTOR", "REQUESTEDDURATION", "CONDITION"]
+    row = table[1].split()
+    assert (row[0], row[2], row[3], row[4], row[5]) == ("dana", "kubernetes.io/kube-apiserver-client", "kubesim-admin", "60m", "Approved,Issued")
     cert_pem = base64.b64decode(status["certificate"])
     cert = x509.load_pem_x509_certificate(cert_pem)
     assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "dana"
