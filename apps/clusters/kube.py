@@ -279,7 +279,8 @@ def apply(cluster, objects: list[dict]) -> list[dict]:
         path = rt.object_path(meta["name"], meta.get("namespace"))
         applied.append(_request(
             cluster, "PATCH", path, action=f"apply {obj['kind']} {meta.get('namespace', '') + '/' if rt.namespaced else ''}{meta['name']}",
-            query=[("fieldManager", settings.KUBE_FIELD_MANAGER), ("force", "true")],
+            # Strict: a field the server does not know is an error, never silently dropped.
+            query=[("fieldManager", settings.KUBE_FIELD_MANAGER), ("force", "true"), ("fieldValidation", "Strict")],
             body=obj, content_type="application/apply-patch+yaml",
         ))
     return applied
