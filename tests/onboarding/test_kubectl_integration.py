@@ -21,7 +21,7 @@ from apps.approvals.services import namespace_request_submit, request_approve
 from apps.namespaces.models import Namespace
 from apps.onboarding.models import IssuedCertificate, Onboarding
 from apps.teams.models import Membership
-from apps.teams.services import membership_remove
+from apps.teams.services import membership_change_role, membership_remove
 from tests.conftest import make_user, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.kubectl]
@@ -103,7 +103,16 @@ def test_join_download_kubectl_then_offboard(celery_worker, kubesim_cluster, tea
     assert out.returncode != 0 and "exceeded quota" in out.stderr, out.stderr
     assert "requested: limits.cpu=3" in out.stderr or "requested: " in out.stderr
 
-    # 4. Offboarding: removed from the team -> the same kubeconfig gets Forbidden everywhere.
+    # 4. A role change changes the binding: as viewer, read but not write.
+    membership_change_role(actor=manager, membership=Membership.objects.get(user=newbie, team=team), role="viewer")
+    wait_for(lambda: kubectl("auth", "can-i", "create", "deployments").stdout.strip() == "no", timeout=30, interval=0.3,
+             message="binding switched to view")
+    assert kubectl("auth", "can-i", "list", "pods").stdout.strip() == "yes"
+    out = kubectl("create", "deployment", "web2", "--image=nginx")
+    # kubectl's create prints the Status message ("... is forbidden: User ...").
+    assert out.returncode != 0 and 'is forbidden: User "portal:newbie" cannot create resource "deployments"' in out.stderr, out.stderr
+
+    # 5. Offboarding: removed from the team -> the same kubeconfig gets Forbidden everywhere.
     membership_remove(actor=manager, membership=Membership.objects.get(user=newbie, team=team))
 
     def forbidden_in_own_namespace():
