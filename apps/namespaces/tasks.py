@@ -27,11 +27,13 @@ log = logging.getLogger(__name__)
 def _retry(task, result):
     if result.outcome == "retry" and not task.request.is_eager:
         log.info("namespace task %s retrying in %ss: %s", task.request.id, result.retry_in, result.message)
-        raise task.retry(countdown=result.retry_in, max_retries=None)
+        raise task.retry(countdown=result.retry_in)
     return result.outcome
 
 
-@shared_task(bind=True, acks_late=True, name="apps.namespaces.tasks.reconcile_namespace")
+# max_retries=None: retry for as long as the cluster is down (the backoff is
+# capped); Celery's default of 3 would give up and leave it to the resync.
+@shared_task(bind=True, acks_late=True, max_retries=None, name="apps.namespaces.tasks.reconcile_namespace")
 def reconcile_namespace(self, namespace_id: int, check_drift: bool = False) -> str:
     """Apply the namespace's bundle to its cluster (see ``services.namespace_reconcile``)."""
     with acting_via("worker", self.request.id):
@@ -39,7 +41,7 @@ def reconcile_namespace(self, namespace_id: int, check_drift: bool = False) -> s
     return _retry(self, result)
 
 
-@shared_task(bind=True, acks_late=True, name="apps.namespaces.tasks.delete_namespace")
+@shared_task(bind=True, acks_late=True, max_retries=None, name="apps.namespaces.tasks.delete_namespace")
 def delete_namespace(self, namespace_id: int) -> str:
     """Delete a Terminating namespace on its cluster and mark it Deleted."""
     with acting_via("worker", self.request.id):

@@ -172,6 +172,11 @@ def test_refused_apply_fails_the_namespace_and_the_request_with_the_clusters_mes
     assert AuditEvent.objects.filter(action="request.failed", target_id=str(request.pk)).exists()
 
 
+def test_cluster_errors_are_retried_without_limit_and_acked_late():
+    for task in (tasks.reconcile_namespace, tasks.delete_namespace):
+        assert task.max_retries is None and task.acks_late is True
+
+
 def test_backoff_doubles_and_is_capped(settings):
     settings.RECONCILE_MAX_BACKOFF_SECONDS = 30
 
