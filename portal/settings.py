@@ -120,6 +120,8 @@ X_FRAME_OPTIONS = "DENY"
 # or CELERY_BROKER_URL set, a real worker is required.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL") or env("REDIS_URL") or ""
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+if CELERY_TASK_ALWAYS_EAGER:
+    CELERY_BROKER_URL = "memory://"  # never contacted; keeps kombu from guessing a host
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True

@@ -34,7 +34,7 @@ echo "Starting kubesim (demo cluster), state in $STATE …"
 "$PY" -m kubesim serve --port "$KUBESIM_PORT" --state-dir "$STATE" >> "$VAR/kubesim.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 100); do
-  url=$(grep -o 'https://[0-9a-z.:\[\]]*' "$VAR/kubesim.log" | head -n 1 || true)
+  url=$(grep -o 'https://[^ ]*' "$VAR/kubesim.log" | head -n 1 || true)
   [ -n "$url" ] && break
   sleep 0.1
 done
