@@ -245,3 +245,10 @@ def test_join_request_detail_uses_its_kind_template(client_for, manager, member,
     assert response.status_code == 200
     assert "approvals/kinds/membership.html" in [t.name for t in response.templates]
     assert reverse("approvals:approve", args=[req.pk]) in response.content.decode()
+
+
+def test_nav_links_the_queue_for_managers_and_admins_only(client_for, member, manager, admin_user):
+    queue = f'href="{reverse("approvals:queue")}"'
+    assert queue in client_for(manager).get(reverse("namespaces:dashboard")).content.decode()
+    assert queue in client_for(admin_user).get(reverse("namespaces:dashboard")).content.decode()
+    assert queue not in client_for(member).get(reverse("namespaces:dashboard")).content.decode()

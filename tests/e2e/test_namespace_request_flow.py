@@ -49,6 +49,8 @@ def log_in(browser, live_server, username: str):
     page.set_default_timeout(20000)
     page.goto("/")
     assert "/login/" in page.url  # anonymous users are sent to log in
+    if username == "alice":
+        shot(page, "login")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
@@ -168,6 +170,3 @@ def test_alice_requests_bob_approves_and_the_dashboard_turns_ready(browser, live
     expect(carol.locator("#audit-rows")).not_to_contain_text("request.submit")
     assert "actor=bob" in carol.url  # hx-push-url keeps the filter in the address
     shot(carol, "audit")
-
-    alice.goto("/login/")
-    shot(alice, "login-redirect")

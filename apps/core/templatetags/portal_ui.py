@@ -43,23 +43,42 @@ def is_unsettled(phase: str) -> bool:
     return phase in UNSETTLED_PHASES
 
 
-@register.simple_tag
-def role_label(user) -> str:
-    """The one-word role shown in the nav bar: platform role first, else the strongest team role."""
+@register.simple_tag(takes_context=True)
+def nav_roles(context, user) -> dict:
+    """What the nav bar shows about ``user``: a one-word role and whether they approve requests.
+
+    One query, cached on the request so several tags on a page share it.
+    """
+    request = context.get("request")
+    cached = getattr(request, "_portal_nav_roles", None)
+    if cached is not None:
+        return cached
     if not user.is_authenticated:
-        return ""
-    if user.is_platform_admin:
-        return "Platform admin"
-    if user.can_audit:
-        return "Auditor"
-    roles = set(user.memberships.values_list("role", flat=True))
-    if "manager" in roles:
-        return "Manager"
-    if "member" in roles:
-        return "Developer"
-    if "viewer" in roles:
-        return "Viewer"
-    return "No team yet"
+        roles = {"label": "", "approver": False}
+    elif user.is_platform_admin:
+        roles = {"label": "Platform admin", "approver": True}
+    else:
+        team_roles = set(user.memberships.values_list("role", flat=True))
+        if user.can_audit:
+            label = "Auditor"
+        elif "manager" in team_roles:
+            label = "Manager"
+        elif "member" in team_roles:
+            label = "Developer"
+        elif "viewer" in team_roles:
+            label = "Viewer"
+        else:
+            label = "No team yet"
+        roles = {"label": label, "approver": "manager" in team_roles}
+    if request is not None:
+        request._portal_nav_roles = roles
+    return roles
+
+
+@register.simple_tag(takes_context=True)
+def role_label(context, user) -> str:
+    """The one-word role shown in the nav bar: platform role first, else the strongest team role."""
+    return nav_roles(context, user)["label"]
 
 
 @register.simple_tag
