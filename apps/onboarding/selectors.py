@@ -67,6 +67,14 @@ def certificate_get_for_user(user, pk) -> IssuedCertificate:
     return cert
 
 
+def own_certificate_get(user, pk) -> IssuedCertificate:
+    """One of the user's own certificates (what "renew" may refer to); 404 otherwise, even for admins."""
+    cert = IssuedCertificate.objects.select_related("cluster").filter(user=user, pk=pk).first()
+    if cert is None:
+        raise Http404("No such certificate")
+    return cert
+
+
 def kubeconfig_clusters_for(user) -> QuerySet[Cluster]:
     """Clusters a kubeconfig may be issued for: any registered one.
 

@@ -287,7 +287,11 @@ def onboarding_check_access(onboarding_id: int) -> bool:
         onboarding.access_checks += 1
         if missing:
             onboarding.save(update_fields=["access_checks"])
-            Request.objects.filter(pk=onboarding.request_id).update(last_error="waiting for RoleBindings in " + ", ".join(missing))
+            # A reconcile normally lands within a second; only after that is
+            # "still waiting" worth showing on the request's timeline.
+            if onboarding.access_checks >= 10:
+                Request.objects.filter(pk=onboarding.request_id).update(
+                    last_error="waiting for RoleBindings in " + ", ".join(missing)[:900])
             return False
         onboarding.access_ready_at = now
         onboarding.save(update_fields=["access_checks", "access_ready_at"])

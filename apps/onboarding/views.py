@@ -78,9 +78,9 @@ def kubeconfig(request):
     initial = {}
     renews = None
     if request.GET.get("renew"):
-        renews = selectors.certificate_get_for_user(request.user, request.GET["renew"])
-        if renews.user_id != request.user.pk:
+        if not request.GET["renew"].isdigit():
             raise Http404("No such certificate")
+        renews = selectors.own_certificate_get(request.user, int(request.GET["renew"]))
         initial = {"cluster": renews.cluster.name, "renews": renews.pk, "reason": f"renewal of #{renews.pk}",
                    "namespace": f"{renews.cluster.name}/{renews.namespace_name}" if renews.namespace_id else ""}
     form, clusters, namespaces = _kubeconfig_form(request, request.POST or None, initial)
@@ -90,7 +90,7 @@ def kubeconfig(request):
             data = form.cleaned_data
             cluster = selectors.kubeconfig_cluster_get(request.user, data["cluster"])
             namespace = selectors.kubeconfig_namespace_get(request.user, cluster, data["namespace_name"]) if data["namespace_name"] else None
-            renews = selectors.certificate_get_for_user(request.user, data["renews"]) if data.get("renews") else None
+            renews = selectors.own_certificate_get(request.user, data["renews"]) if data.get("renews") else None
             try:
                 issued = kubeconfig_issue(actor=request.user, cluster=cluster, namespace=namespace,
                                           csr_pem=data["csr"] if data["mode"] == KubeconfigForm.MODE_CSR else None,

@@ -171,13 +171,14 @@ def test_certificates_visibility(api_client_for, member, manager, admin_user, ou
     assert api_client_for(admin_user).get(f"{KC}{cid}/").json()["user"] == "alice"
 
 
-def test_renewal_links_the_old_certificate(api_client_for, member, fake_cluster, outsider):
+def test_renewal_links_the_old_certificate(api_client_for, member, fake_cluster, outsider, admin_user):
     api = api_client_for(member)
     old = api.post(KC, {"cluster": "demo"}, format="json").json()["id"]
     new = api.post(KC, {"cluster": "demo", "renews": old}, format="json").json()
     assert new["renews"] == old
     # Nobody renews someone else's certificate.
     assert api_client_for(outsider).post(KC, {"cluster": "demo", "renews": old}, format="json").status_code == 404
+    assert api_client_for(admin_user).post(KC, {"cluster": "demo", "renews": old}, format="json").status_code == 404
 
 
 def test_unauthenticated_is_401(client, fake_cluster):

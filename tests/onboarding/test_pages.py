@@ -122,6 +122,7 @@ def test_credentials_show_own_certificates_and_renew(client_for, member, manager
     page = client_for(member).get(reverse("onboarding:kubeconfig") + f"?renew={cid}").content.decode()
     assert f"Renewing certificate #{cid}" in page
     assert client_for(manager).get(reverse("onboarding:kubeconfig") + f"?renew={cid}").status_code == 404
+    assert client_for(member).get(reverse("onboarding:kubeconfig") + "?renew=x").status_code == 404
 
 
 def test_admin_inventory_and_kpi_are_admin_only(client_for, member, manager, outsider, admin_user, auditor, fake_cluster,

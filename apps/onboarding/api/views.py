@@ -104,7 +104,7 @@ class KubeconfigViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         data = serializer.validated_data
         cluster = selectors.kubeconfig_cluster_get(request.user, data["cluster"])
         namespace = selectors.kubeconfig_namespace_get(request.user, cluster, data["namespace"]) if data["namespace"] else None
-        renews = selectors.certificate_get_for_user(request.user, data["renews"]) if data["renews"] else None
+        renews = selectors.own_certificate_get(request.user, data["renews"]) if data["renews"] else None
         try:
             issued = kubeconfig_issue(actor=request.user, cluster=cluster, namespace=namespace, csr_pem=data["csr"] or None,
                                       reason=data["reason"], renews=renews, expiration_seconds=data["expiration_seconds"])
