@@ -153,3 +153,14 @@ def test_kpi_page_shows_percentiles(client_for, admin_user, team, member):
     assert "<dt>p50</dt><dd>2.00 s</dd>" in page and "<dt>p95</dt><dd>10.00 s</dd>" in page
     assert "<dt>max</dt><dd>310.00 s</dd>" in page
     assert 'class="histogram"' in page
+
+
+def test_join_request_shows_in_the_managers_queue_and_detail(client_for, manager, outsider, team):
+    from apps.teams.services import membership_request_submit
+
+    req = membership_request_submit(actor=make_user("newbie"), team=team, role="viewer", note="backend, week one")
+    page = client_for(manager).get(reverse("approvals:queue")).content.decode()
+    assert "Wants to join" in page and "backend, week one" in page
+    page = client_for(manager).get(reverse("approvals:detail", args=[req.pk])).content.decode()
+    assert "portal:newbie" in page and "read-only" in page
+    assert client_for(outsider).get(reverse("approvals:detail", args=[req.pk])).status_code == 404
