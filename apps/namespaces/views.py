@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from apps.approvals.selectors import requests_visible_to
 from apps.approvals.services import namespace_request_submit, namespace_request_validate
 from apps.core.errors import ServiceError
-from apps.core.htmx import render_page
+from apps.core.htmx import is_htmx, render_page
 from apps.core.templatetags.portal_ui import UNSETTLED_PHASES
 from apps.namespaces.filters import NamespaceFilterSet
 from apps.namespaces.forms import QUOTA_FIELDS, NamespaceRequestForm
@@ -29,7 +29,7 @@ from apps.namespaces.manifests import to_yaml
 from apps.namespaces.models import Namespace
 from apps.namespaces.selectors import bundle_for_namespace, namespace_get_for_user, namespaces_visible_to
 from apps.namespaces.services import namespace_delete as delete_service
-from apps.teams.selectors import can_manage_team
+from apps.teams.selectors import can_manage_team, teams_visible_to
 
 DASHBOARD_PAGE_SIZE = 50
 MY_REQUESTS_SHOWN = 10
@@ -58,6 +58,9 @@ def dashboard(request):
         r.state in _MOVING_REQUEST_STATES or (r.namespace_id and r.namespace.phase in UNSETTLED_PHASES) for r in my_requests
     )
     context = {"filterset": filterset, "page": page, "my_requests": my_requests, "polling": polling}
+    if not is_htmx(request):
+        # Only the full page has the filter bar; polls skip this query.
+        context["teams"] = list(teams_visible_to(request.user).values_list("slug", flat=True))
     return render_page(request, "namespaces/dashboard.html", context, partial="live")
 
 

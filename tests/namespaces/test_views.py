@@ -300,3 +300,25 @@ def test_viewer_sees_but_cannot_request(client_for, viewer, team, dev):
     assert response.status_code == 400
     assert not Request.objects.exists()
     assert Membership.objects.get(user=viewer).role == "viewer"
+
+
+def test_namespace_detail_shows_retry_and_drift(client_for, member, team, dev):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    ns = make_namespace(team, dev, "payments-dev", phase=Namespace.Phase.PROVISIONING, attempts=4,
+                        last_error="cluster unreachable: connection refused",
+                        next_attempt_at=timezone.now() + timedelta(seconds=30), drift_repaired_at=timezone.now())
+    body = client_for(member).get(reverse("namespaces:detail", args=[ns.pk])).content.decode()
+    assert "Next attempt" in body and "connection refused" in body and "Drift repaired" in body
+
+
+def test_dashboard_filters_by_team_and_search(client_for, admin_user, team, other_team, dev):
+    make_namespace(team, dev, "payments-dev", purpose="checkout")
+    make_namespace(other_team, dev, "search-dev")
+    c = client_for(admin_user)
+    names = lambda **params: [ns.name for ns in c.get(reverse("namespaces:dashboard"), params).context["page"]]  # noqa: E731
+    assert names(team="search") == ["search-dev"]
+    assert names(q="checkout") == ["payments-dev"]
+    assert 'id="f-team"' in c.get(reverse("namespaces:dashboard")).content.decode()
