@@ -229,7 +229,11 @@ class Controllers:
                     self.sign_if_approved(obj)
                 return
             if rt == self.CLUSTERROLES:
-                self.aggregate_cluster_roles()
+                # Recompute only when this write can change an aggregated role: re-aggregating
+                # every ClusterRole on each write made seeding and role-heavy tests quadratic.
+                roles, _ = self.store.list(self.CLUSTERROLES)
+                if rbac.aggregation_affected(roles, obj, old):
+                    self.aggregate_cluster_roles()  # re-lists under the lock: no stale copy
                 return
             if rt.namespaced:
                 namespace = (obj.get("metadata") or {}).get("namespace") or ""

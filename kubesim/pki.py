@@ -2,9 +2,14 @@
 
 Everything is persisted in the state directory on first use and loaded on
 later starts, so kubeconfigs and tokens issued before a restart keep working.
-Keys are EC P-256 for certificates (fast to generate, accepted by kubectl and
-Python's ssl) and RSA-2048 for ServiceAccount tokens (RS256, like kube-apiserver's
-``--service-account-signing-key-file``).
+Keys are EC P-256, for certificates (fast to generate, accepted by kubectl and
+Python's ssl) and for the ServiceAccount token signing key (ES256; kube-apiserver's
+``--service-account-signing-key-file`` accepts ECDSA keys as well as RSA). A
+P-256 key takes well under a millisecond to generate where RSA-2048 takes
+around 0.1-0.2 s, which matters because every test gets a fresh state
+directory. State directories created by older kubesim versions hold an RSA
+``sa.key``: it is still loaded and signs/verifies RS256, so tokens issued
+before an upgrade keep working.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from .types import UserInfo
@@ -71,7 +77,8 @@ def _name(cn: str, groups: list[str] | tuple[str, ...] = ()) -> x509.Name:
 class CertificateAuthority:
     """The cluster CA plus the ServiceAccount token signing key."""
 
-    def __init__(self, state_dir: Path, ca_cert: x509.Certificate, ca_key, sa_key: rsa.RSAPrivateKey):
+    def __init__(self, state_dir: Path, ca_cert: x509.Certificate, ca_key,
+                 sa_key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
         self.state_dir = Path(state_dir)
         self.ca_cert = ca_cert
         self.ca_key = ca_key
@@ -79,6 +86,8 @@ class CertificateAuthority:
         self.ca_pem: bytes = ca_cert.public_bytes(serialization.Encoding.PEM)
         self.ca_path = self.state_dir / "ca.crt"
         self._sa_public = sa_key.public_key()
+        # The JWS algorithm follows the key type (ES256 for P-256, RS256 for a legacy RSA key).
+        self._alg = "RS256" if isinstance(sa_key, rsa.RSAPrivateKey) else "ES256"
         digest = hashes.Hash(hashes.SHA256())
         digest.update(self._sa_public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo))
         self._kid = _b64url(digest.finalize())
@@ -122,7 +131,7 @@ class CertificateAuthority:
         if sa_key_path.exists():
             sa_key = serialization.load_pem_private_key(sa_key_path.read_bytes(), None)
         else:
-            sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            sa_key = ec.generate_private_key(ec.SECP256R1())
             _write_private(sa_key_path, _key_pem(sa_key))
         return cls(state_dir, ca_cert, ca_key, sa_key)
 
@@ -221,7 +230,7 @@ class CertificateAuthority:
     # ------------------------------------------------------------- tokens
     def issue_token(self, namespace: str, name: str, uid: str, seconds: int = 3600, *,
                     audiences: list[str] | None = None, bound_object: dict | None = None) -> str:
-        """A ServiceAccount JWT (RS256) in the shape of a bound token from the TokenRequest API."""
+        """A ServiceAccount JWT (ES256, or RS256 for a legacy RSA key) in the shape of a bound token from the TokenRequest API."""
         now = int(time.time())
         claims = {
             "aud": audiences or [AUDIENCE],
@@ -238,12 +247,28 @@ class CertificateAuthority:
         }
         if bound_object:
             claims["kubernetes.io"][bound_object["kind"].lower()] = {"name": bound_object["name"], "uid": bound_object.get("uid", "")}
-        header = {"alg": "RS256", "kid": self._kid}
+        header = {"alg": self._alg, "kid": self._kid}
         signing_input = _b64url(json.dumps(header, separators=(",", ":")).encode()) + "." + _b64url(
             json.dumps(claims, separators=(",", ":")).encode()
         )
-        sig = self.sa_key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
-        return signing_input + "." + _b64url(sig)
+        return signing_input + "." + _b64url(self._jws_sign(signing_input.encode()))
+
+    def _jws_sign(self, data: bytes) -> bytes:
+        """The JWS signature of ``data`` with the SA key (RFC 7518: ES256 is the raw 64-byte r||s, not DER)."""
+        if self._alg == "RS256":
+            return self.sa_key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+        r, s = decode_dss_signature(self.sa_key.sign(data, ec.ECDSA(hashes.SHA256())))
+        return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+    def _jws_verify(self, signature: bytes, data: bytes) -> None:
+        """Raise ``InvalidSignature`` unless ``signature`` is a valid JWS signature of ``data``."""
+        if self._alg == "RS256":
+            self._sa_public.verify(signature, data, padding.PKCS1v15(), hashes.SHA256())
+            return
+        if len(signature) != 64:
+            raise InvalidSignature("ES256 signature must be 64 bytes")
+        der = encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
+        self._sa_public.verify(der, data, ec.ECDSA(hashes.SHA256()))
 
     def verify_token(self, token: str) -> dict | None:
         """The claims of a token this CA issued, if its signature, issuer and time window are valid."""
@@ -252,9 +277,10 @@ class CertificateAuthority:
             return None
         try:
             header = json.loads(_b64url_decode(parts[0]))
-            if header.get("alg") != "RS256":
+            # Only the algorithm of our own key: never let the token pick it (alg confusion).
+            if not isinstance(header, dict) or header.get("alg") != self._alg:
                 return None
-            self._sa_public.verify(_b64url_decode(parts[2]), f"{parts[0]}.{parts[1]}".encode(), padding.PKCS1v15(), hashes.SHA256())
+            self._jws_verify(_b64url_decode(parts[2]), f"{parts[0]}.{parts[1]}".encode())
             claims = json.loads(_b64url_decode(parts[1]))
         except (ValueError, InvalidSignature, TypeError):
             return None

@@ -184,3 +184,51 @@ def test_group_without_user_is_bad_request(authn, store):
         authn.impersonate(ROOT, {"Impersonate-Group": "devs"}, rbac.Authorizer(store))
     assert exc.value.code == 400
     assert exc.value.message == "requested [{Group  devs    }] without impersonating a user"
+
+
+# ----------------------------------------------------------------- token signing keys
+def _b64(data: bytes) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _header(token: str) -> dict:
+    import base64
+    import json
+
+    head = token.split(".")[0]
+    return json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+
+
+def test_fresh_state_dir_signs_es256_tokens(ca):
+    token = ca.issue_token("platform", "portal", "uid-1", 600)
+    assert _header(token)["alg"] == "ES256"
+    assert ca.sa_key.curve.name == "secp256r1"
+    import base64
+
+    sig = token.split(".")[2]
+    assert len(base64.urlsafe_b64decode(sig + "=" * (-len(sig) % 4))) == 64  # JWS r||s, not DER
+    assert ca.verify_token(token)["sub"] == "system:serviceaccount:platform:portal"
+
+
+def test_legacy_rsa_signing_key_keeps_working(tmp_path):
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    # A state dir written by an older kubesim holds an RSA sa.key: it must still load and sign RS256.
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    tmp_path.joinpath("sa.key").write_bytes(rsa_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    legacy = CertificateAuthority.load_or_create(tmp_path)
+    token = legacy.issue_token("platform", "portal", "uid-1", 600)
+    assert _header(token)["alg"] == "RS256"
+    assert CertificateAuthority.load_or_create(tmp_path).verify_token(token)["sub"] == "system:serviceaccount:platform:portal"
+
+
+def test_token_cannot_choose_its_algorithm(ca):
+    token = ca.issue_token("platform", "portal", "uid-1", 600)
+    _, body, sig = token.split(".")
+    for alg in ("none", "RS256", "HS256"):
+        head = _b64(f'{{"alg":"{alg}","kid":"x"}}'.encode())
+        assert ca.verify_token(f"{head}.{body}.{sig}") is None, alg
+        assert ca.verify_token(f"{head}.{body}.") is None, alg

@@ -220,3 +220,30 @@ def test_resync_repairs_state(store, ca):
     bare.create(PODS, pod("p"))
     Controllers(bare, ca).resync()
     assert bare.get(RQ, "team-a", "q")["status"]["used"] == {"pods": "1"}
+
+
+def test_relabelling_a_role_out_of_aggregation_removes_its_rules(store):
+    rule = {"apiGroups": ["example.com"], "resources": ["gadgets"], "verbs": ["get"]}
+    role = store.create(CLUSTERROLES, {"metadata": {"name": "gadgets-view", "labels": {
+        "rbac.authorization.k8s.io/aggregate-to-view": "true"}}, "rules": [rule]})
+    assert rule in store.get(CLUSTERROLES, None, "view")["rules"]
+    # Only the *old* version matches a selector now: the controller must still re-aggregate.
+    role["metadata"]["labels"] = {"team": "gadgets"}
+    store.update(CLUSTERROLES, role)
+    for name in ("view", "edit", "admin"):
+        assert rule not in store.get(CLUSTERROLES, None, name)["rules"], name
+
+
+def test_unrelated_clusterrole_write_leaves_aggregated_roles_alone(store):
+    before = {n: store.get(CLUSTERROLES, None, n)["metadata"]["resourceVersion"] for n in ("view", "edit", "admin")}
+    store.create(CLUSTERROLES, {"metadata": {"name": "plain", "labels": {"team": "a"}},
+                                "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]})
+    assert not rbac.aggregation_affected(store.list(CLUSTERROLES)[0], store.get(CLUSTERROLES, None, "plain"))
+    after = {n: store.get(CLUSTERROLES, None, n)["metadata"]["resourceVersion"] for n in ("view", "edit", "admin")}
+    assert after == before
+    # A hand edit of an aggregated role is reconciled back, as the real controller does.
+    view = store.get(CLUSTERROLES, None, "view")
+    expected = view["rules"]
+    view["rules"] = [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["*"]}]
+    store.update(CLUSTERROLES, view)
+    assert store.get(CLUSTERROLES, None, "view")["rules"] == expected
