@@ -170,3 +170,31 @@ def test_alice_requests_bob_approves_and_the_dashboard_turns_ready(browser, live
     expect(carol.locator("#audit-rows")).not_to_contain_text("request.submit")
     assert "actor=bob" in carol.url  # hx-push-url keeps the filter in the address
     shot(carol, "audit")
+
+
+def test_cluster_errors_are_visible_while_retrying_then_the_page_turns_ready(browser, live_server, celery_worker, kubesim_cluster,
+                                                                            team, member, manager):
+    """A cluster that answers 503 makes the namespace page show the error and the retries, live;
+    when the cluster recovers, the same page (no reload) turns Ready and stops polling."""
+    from playwright.sync_api import expect
+
+    from apps.approvals.services import namespace_request_submit, request_approve
+
+    handle, cluster = kubesim_cluster
+    rule = handle.faults.error_rate(1.0, status=503, verbs=("patch",))
+    req = namespace_request_submit(actor=member, team=team, cluster=cluster, name="payments-flaky", purpose="retry demo")
+    req = request_approve(actor=manager, request=req)
+
+    alice = log_in(browser, live_server, "alice")
+    alice.goto(f"/namespaces/{req.namespace_id}/")
+    status = alice.locator("#ns-status")
+    expect(status).to_have_attribute("data-polling", "true")
+    expect(status).to_contain_text("Last error from the cluster", timeout=30000)
+    wait_for(lambda: Namespace.objects.get(pk=req.namespace_id).attempts >= 2, timeout=30, message="a retry")
+    expect(status.locator("[data-phase]")).not_to_have_attribute("data-phase", "Ready")
+    shot(alice, "namespace-detail-retrying")
+
+    handle.faults.remove(rule["id"])
+    expect(alice.locator("#ns-status [data-phase]")).to_have_attribute("data-phase", "Ready", timeout=60000)
+    expect(alice.locator("#ns-status")).to_have_attribute("data-polling", "false")
+    expect(alice.locator("#ns-status")).not_to_contain_text("Last error from the cluster")
