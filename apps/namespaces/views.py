@@ -147,7 +147,7 @@ def namespace_detail(request, pk: int):
     """One namespace: phase, error and attempts (polled while moving), quota, and its objects as YAML."""
     namespace = namespace_get_for_user(request.user, pk)
     context = {"namespace": namespace, "polling": namespace.phase in UNSETTLED_PHASES}
-    if request.htmx:
+    if is_htmx(request):
         return render_page(request, "namespaces/detail.html", context, partial="status")
     objects = bundle_for_namespace(namespace)
     context.update({
