@@ -154,6 +154,7 @@ def request_detail(request, pk: int):
     req = request_get_for_user(request.user, pk)
     context = {"req": req, "timeline": request_timeline(req), "polling": _is_moving(req)}
     if is_htmx(request):
+        context["oob_state"] = True
         return render_page(request, "approvals/detail.html", context, partial="timeline")
     can_decide = approval_queue_for(request.user).filter(pk=req.pk).exists()
     context.update({

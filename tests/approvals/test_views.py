@@ -147,6 +147,7 @@ def test_timeline_shows_ready_and_the_cluster_error(client_for, member, manager,
     Request.objects.filter(pk=alices_request.pk).update(state=Request.State.DONE)
     partial = c.get(reverse("approvals:detail", args=[alices_request.pk]), HTTP_HX_REQUEST="true").content.decode()
     assert "<strong>Ready</strong>" in partial
+    assert '<span id="req-state" class="badge badge--ok" data-state="done" hx-swap-oob="true">Done</span>' in partial
     assert "hx-trigger" not in partial  # settled: polling stops
 
 
