@@ -27,7 +27,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
 
-from . import errors, patch, resources, validation
+from . import errors, gojson, patch, resources, validation
 from .errors import StatusError
 from .resources import ResourceType
 from .store import CONFLICT_MESSAGE, Store, clone, now_rfc3339
@@ -124,70 +124,14 @@ def parse_request_info(method: str, path: str, query: dict) -> RequestInfo:
 
 
 # ------------------------------------------------------------------ selectors
-_REQ_SPLIT = re.compile(r",(?![^()]*\))")
-_SET_RE = re.compile(r"^\s*([^\s!=<>]+)\s+(in|notin)\s+\(([^)]*)\)\s*$")
-_OP_RE = re.compile(r"^\s*([^\s!=<>]+)\s*(==|=|!=|>|<)\s*([^\s]*)\s*$")
-
-
 def parse_label_selector(text: str):
-    """Parse a label selector into a predicate on a labels dict; 400 BadRequest on syntax errors."""
-    reqs = []
-    for raw in _REQ_SPLIT.split(text):
-        part = raw.strip()
-        if not part:
-            continue
-        m = _SET_RE.match(part)
-        if m:
-            key, op, vals = m.group(1), m.group(2), {v.strip() for v in m.group(3).split(",") if v.strip()}
-            reqs.append((key, op, vals))
-            continue
-        m = _OP_RE.match(part)
-        if m:
-            key, op, val = m.group(1), m.group(2), m.group(3)
-            if op in (">", "<"):
-                try:
-                    int(val)
-                except ValueError:
-                    raise errors.bad_request(f"unable to parse requirement: for 'Gt', 'Lt' operators, the value must be an integer") from None
-            reqs.append((key, "=" if op == "==" else op, val))
-            continue
-        if part.startswith("!") and re.match(r"^![^\s!=(),]+$", part):
-            reqs.append((part[1:], "!exists", None))
-            continue
-        if re.match(r"^[^\s!=(),]+$", part):
-            reqs.append((part, "exists", None))
-            continue
-        raise errors.bad_request(f"unable to parse requirement: found '{part}', expected: in, notin, =, ==, !=, gt, lt")
-    for key, _op, _v in reqs:
-        for msg in validation.is_qualified_name(key):
-            raise errors.bad_request(f'unable to parse requirement: key: Invalid value: "{key}": {msg}')
+    """Parse a label selector into a predicate on a labels dict; 400 BadRequest with the real parser's message."""
+    from . import selectors
 
-    def match(labels: dict) -> bool:
-        for key, op, val in reqs:
-            present = key in labels
-            cur = labels.get(key)
-            if op == "=" and cur != val:
-                return False
-            if op == "!=" and present and cur == val:
-                return False
-            if op == "in" and cur not in val:
-                return False
-            if op == "notin" and present and cur in val:
-                return False
-            if op == "exists" and not present:
-                return False
-            if op == "!exists" and present:
-                return False
-            if op in (">", "<"):
-                try:
-                    n = int(cur)
-                except (TypeError, ValueError):
-                    return False
-                if (op == ">" and not n > int(val)) or (op == "<" and not n < int(val)):
-                    return False
-        return True
-
-    return match
+    try:
+        return selectors.parse(text)
+    except selectors.SelectorError as exc:
+        raise errors.bad_request(str(exc)) from None
 
 
 _FIELD_GETTERS = {
@@ -265,37 +209,88 @@ def _pop_admission_warnings() -> list[str]:
 
 
 # --------------------------------------------------------------- body decode
-def decode_body(body: bytes, content_type: str) -> dict:
-    """Decode a request body (JSON, YAML or protobuf) into a JSON-shaped dict with the real 400/415 errors."""
+def _reject_constant(name: str):
+    # Python's json accepts NaN/Infinity; Go's does not (the scanner then words the error).
+    raise ValueError(f"invalid JSON constant {name}")
+
+
+def parse_json(body: bytes):
+    """Parse a JSON body like Go's ``json.Unmarshal`` would, raising ``ValueError`` with Go's error text.
+
+    Python's C parser does the work; only on failure does the (slow, exact)
+    port of Go's scanner in :mod:`kubesim.gojson` find the message Go gives.
+    """
+    try:
+        return json.loads(body, parse_constant=_reject_constant)
+    except RecursionError:
+        message = gojson.syntax_error(body) or "exceeded max depth"
+        raise ValueError(message) from None
+    except (ValueError, UnicodeDecodeError):
+        pass
+    message = gojson.syntax_error(body)
+    if message is None:
+        # Syntactically valid for Go: invalid UTF-8 in a string, which Go decodes as U+FFFD.
+        try:
+            return json.loads(body.decode("utf-8", "replace"), parse_constant=_reject_constant)
+        except RecursionError:
+            message = "exceeded max depth"
+        except ValueError as exc:  # not expected: the scanner and Python agree on everything else
+            message = str(exc)
+    raise ValueError(message)
+
+
+def decode_body(body: bytes, content_type: str, expected_kind: str | None = None) -> dict:
+    """Decode a request body (JSON, YAML or protobuf) into a JSON-shaped dict with the real 400/415 errors.
+
+    ``expected_kind`` is the kind of the resource a create/update addresses:
+    decode errors then read like apiserver's ``transformDecodeError`` (``the
+    object provided is unrecognized (must be of type Namespace): couldn't get
+    version/kind; json parse error: ... ({"kind": ...)``), protobuf errors name
+    that kind, and a ``null`` body decodes to an empty object as in Go.
+    """
     ctype = (content_type or "application/json").split(";")[0].strip().lower()
-    if ctype in ("application/json", "application/merge-patch+json", "application/strategic-merge-patch+json", ""):
-        try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise errors.bad_request(f"couldn't get version/kind; json parse error: {_json_error(exc)}") from None
-    elif ctype in ("application/yaml", "application/apply-patch+yaml", "text/yaml", "application/x-yaml"):
-        try:
-            data = yaml.safe_load(body)
-        except yaml.YAMLError as exc:
-            raise errors.bad_request(f"error converting YAML to JSON: yaml: {_yaml_error(exc)}") from None
-        data = _json_safe(data)
-    elif ctype == "application/vnd.kubernetes.protobuf":
+    if ctype == "application/vnd.kubernetes.protobuf":
         from . import protobuf
 
-        data = protobuf.decode(body)
+        # protobuf.decode words its own errors like transformDecodeError when it knows the kind.
+        data = protobuf.decode(body, expected_kind=expected_kind)
     else:
-        raise errors.unsupported_media_type(ctype)
+        try:
+            data = _decode_text(body, ctype)
+        except errors.StatusError as exc:
+            if expected_kind is None or exc.code != 400:
+                raise
+            raise errors.bad_request(f"the object provided is unrecognized (must be of type {expected_kind}): "
+                                     f"{exc.message} ({gojson.summarize(body)})") from None
+    if expected_kind is not None and data is None:
+        return {}
     if not isinstance(data, dict):
         snippet = body[:200].decode("utf-8", "replace")
         raise errors.bad_request(f"Object 'Kind' is missing in '{snippet}'")
     return data
 
 
-def _json_error(exc: Exception) -> str:
-    msg = str(exc)
-    if "Expecting value" in msg:
-        return "invalid character looking for beginning of value"
-    return msg
+def _decode_text(body: bytes, ctype: str):
+    """JSON or YAML body -> Python value; 400 with the Go wording for what meta.go's Interpret rejects."""
+    if ctype in ("application/json", "application/merge-patch+json", "application/strategic-merge-patch+json", ""):
+        try:
+            data = parse_json(body)
+        except ValueError as exc:
+            raise errors.bad_request(f"couldn't get version/kind; json parse error: {exc}") from None
+    elif ctype in ("application/yaml", "application/apply-patch+yaml", "text/yaml", "application/x-yaml"):
+        try:
+            data = yaml.safe_load(body)
+        except yaml.YAMLError as exc:
+            raise errors.bad_request(f"error converting YAML to JSON: yaml: {_yaml_error(exc)}") from None
+        except RecursionError:
+            raise errors.bad_request("error converting YAML to JSON: yaml: exceeded max depth") from None
+        data = _json_safe(data)
+    else:
+        raise errors.unsupported_media_type(ctype)
+    type_error = gojson.type_error(data)
+    if type_error is not None:
+        raise errors.bad_request(f"couldn't get version/kind; json parse error: {type_error}")
+    return data
 
 
 def _yaml_error(exc: yaml.YAMLError) -> str:
@@ -900,7 +895,7 @@ class Request:
 
     # -------------------------------------------------------------- writes
     def _body_object(self, rt: ResourceType) -> dict:
-        obj = decode_body(self.body, self.h.headers.get("Content-Type", "application/json"))
+        obj = decode_body(self.body, self.h.headers.get("Content-Type", "application/json"), expected_kind=rt.kind)
         api_version, kind = obj.get("apiVersion"), obj.get("kind")
         if kind and kind != rt.kind and not (self.info.subresource and rt.plural in ("serviceaccounts",)):
             version = (api_version or rt.api_version).split("/")[-1]
