@@ -376,41 +376,41 @@ def validate_csr(obj: dict) -> list[dict]:
     try:
         parse_csr(request)
     except ValueError as exc:
-        causes.append({"type": "FieldValueInvalid", "message": f"Invalid value: {_go_bytes(request)}: {exc}",
+        causes.append({"reason": "FieldValueInvalid", "message": f"Invalid value: {_go_bytes(request)}: {exc}",
                        "field": "spec.request"})
     usages = spec.get("usages") or []
     if not usages:
-        causes.append({"type": "FieldValueRequired", "message": "Required value", "field": "spec.usages"})
+        causes.append({"reason": "FieldValueRequired", "message": "Required value", "field": "spec.usages"})
     seen = set()
     for i, usage in enumerate(usages):
         if usage not in _VALID_USAGES:
-            causes.append({"type": "FieldValueNotSupported",
+            causes.append({"reason": "FieldValueNotSupported",
                            "message": f"Unsupported value: {_go_quote(str(usage))}: supported values: {_join_quote(_VALID_USAGES)}",
                            "field": f"spec.usages[{i}]"})
         if usage in seen:
-            causes.append({"type": "FieldValueDuplicate", "message": f"Duplicate value: {_go_quote(str(usage))}",
+            causes.append({"reason": "FieldValueDuplicate", "message": f"Duplicate value: {_go_quote(str(usage))}",
                            "field": f"spec.usages[{i}]"})
         seen.add(usage)
     signer = spec.get("signerName") or ""
     if not signer:
-        causes.append({"type": "FieldValueRequired", "message": "Required value", "field": "spec.signerName"})
+        causes.append({"reason": "FieldValueRequired", "message": "Required value", "field": "spec.signerName"})
     elif signer == "kubernetes.io/legacy-unknown":
-        causes.append({"type": "FieldValueInvalid",
+        causes.append({"reason": "FieldValueInvalid",
                        "message": f"Invalid value: {_go_quote(signer)}: the legacy signerName is not allowed via this API version",
                        "field": "spec.signerName"})
     else:
         domain, _, path = signer.partition("/")
         if not path:
-            causes.append({"type": "FieldValueInvalid",
+            causes.append({"reason": "FieldValueInvalid",
                            "message": f"Invalid value: {_go_quote(signer)}: must be a fully qualified domain and path of the form 'example.com/signer-name'",
                            "field": "spec.signerName"})
         elif not _DNS1123_SUBDOMAIN.match(domain) or "." not in domain:
-            causes.append({"type": "FieldValueInvalid",
+            causes.append({"reason": "FieldValueInvalid",
                            "message": f"Invalid value: {_go_quote(domain)}: should be a domain with at least two segments separated by dots",
                            "field": "spec.signerName"})
     seconds = spec.get("expirationSeconds")
     if seconds is not None and isinstance(seconds, int) and seconds < 600:
-        causes.append({"type": "FieldValueInvalid",
+        causes.append({"reason": "FieldValueInvalid",
                        "message": f"Invalid value: {seconds}: may not specify a duration less than 600 seconds (10 minutes)",
                        "field": "spec.expirationSeconds"})
     return causes
@@ -443,11 +443,11 @@ def validate_csr_conditions(obj: dict) -> list[dict]:
         ctype, status = cond.get("type") or "", cond.get("status") or ""
         path = f"status.conditions[{i}]"
         if not ctype:
-            causes.append({"type": "FieldValueRequired", "message": "Required value", "field": f"{path}.type"})
+            causes.append({"reason": "FieldValueRequired", "message": "Required value", "field": f"{path}.type"})
         if not status:
-            causes.append({"type": "FieldValueRequired", "message": "Required value", "field": f"{path}.status"})
+            causes.append({"reason": "FieldValueRequired", "message": "Required value", "field": f"{path}.status"})
         elif status not in ("False", "True", "Unknown"):
-            causes.append({"type": "FieldValueNotSupported",
+            causes.append({"reason": "FieldValueNotSupported",
                            "message": f'Unsupported value: {_go_quote(status)}: supported values: "False", "True", "Unknown"',
                            "field": f"{path}.status"})
         if ctype in ("Approved", "Denied"):
@@ -456,14 +456,14 @@ def validate_csr_conditions(obj: dict) -> list[dict]:
             else:
                 denied = True
             if status != "True":
-                causes.append({"type": "FieldValueInvalid",
+                causes.append({"reason": "FieldValueInvalid",
                                "message": f"Invalid value: {_go_quote(status)}: {ctype} condition may only be set to True",
                                "field": f"{path}.status"})
         if ctype in seen:
-            causes.append({"type": "FieldValueDuplicate", "message": f"Duplicate value: {_go_quote(ctype)}", "field": f"{path}.type"})
+            causes.append({"reason": "FieldValueDuplicate", "message": f"Duplicate value: {_go_quote(ctype)}", "field": f"{path}.type"})
         seen.add(ctype)
     if approved and denied:
-        causes.append({"type": "FieldValueInvalid",
+        causes.append({"reason": "FieldValueInvalid",
                        "message": "Invalid value: \"Approved, Denied\": Approved and Denied conditions are mutually exclusive",
                        "field": "status.conditions"})
     return causes
@@ -570,7 +570,7 @@ class Admission:
         if operation == "CREATE" and (ns.get("status") or {}).get("phase") == "Terminating":
             err = _forbidden(rt, obj, f"unable to create new content in namespace {namespace} because it is being terminated")
             err.details.setdefault("causes", []).append({
-                "type": "NamespaceTerminating",
+                "reason": "NamespaceTerminating",
                 "message": f"namespace {namespace} is being terminated",
                 "field": "metadata.namespace",
             })
@@ -763,12 +763,12 @@ class Admission:
         for mode in ("enforce", "audit", "warn"):
             key = PSA_PREFIX + mode
             if key in labels and labels[key] not in PSA_LEVELS:
-                causes.append({"type": "FieldValueInvalid",
+                causes.append({"reason": "FieldValueInvalid",
                                "message": f"Invalid value: {_go_quote(labels[key])}: must be one of privileged, baseline, restricted",
                                "field": f"metadata.labels[{key}]"})
             vkey = key + "-version"
             if vkey in labels and not re.match(r"^(latest|v1\.(0|[1-9][0-9]*))$", labels[vkey]):
-                causes.append({"type": "FieldValueInvalid",
+                causes.append({"reason": "FieldValueInvalid",
                                "message": f'Invalid value: {_go_quote(labels[vkey])}: must be "latest" or "v1.x"',
                                "field": f"metadata.labels[{vkey}]"})
         if causes:

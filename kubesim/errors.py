@@ -24,6 +24,8 @@ class StatusError(Exception):
             "reason": self.reason,
             "code": self.code,
         }
+        if not self.reason:
+            del body["reason"]  # StatusReasonUnknown is "" and omitted (omitempty), as errors that are not API statuses
         if self.details is not None:
             body["details"] = self.details
         return body
@@ -62,7 +64,12 @@ def conflict(group: str, resource: str, name: str, why: str) -> StatusError:
 
 
 def invalid(group: str, kind: str, name: str, causes: list[dict]) -> StatusError:
-    """``causes`` items: {"type": "FieldValueInvalid", "message": ..., "field": ...}."""
+    """A 422 ``Invalid`` Status; ``causes`` items are ``{"reason": "FieldValueInvalid", "message": ..., "field": ...}``.
+
+    The keys are those of the real ``metav1.StatusCause`` JSON: its Go field
+    ``Type`` is serialized as ``reason`` (clients such as the Python
+    ``V1StatusCause`` read ``.reason``), then ``message`` and ``field``.
+    """
     parts = []
     for cause in causes:
         field = cause.get("field", "")

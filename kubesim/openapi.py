@@ -553,6 +553,105 @@ def strict_decoding_error(rt: ResourceType, obj: dict) -> errors.StatusError | N
     )
 
 
+def _prune(value, schema: dict, defs: dict) -> None:
+    """Delete, in place, the fields ``schema`` does not declare (mirrors :func:`_walk_unknown`)."""
+    schema = _resolve(schema, defs)
+    if schema.get("x-kubernetes-preserve-unknown-fields"):
+        return
+    if isinstance(value, dict):
+        properties = schema.get("properties")
+        additional = schema.get("additionalProperties")
+        if properties is not None:
+            for key in list(value):
+                sub = properties.get(key)
+                if sub is None:
+                    del value[key]
+                else:
+                    _prune(value[key], sub, defs)
+        elif isinstance(additional, dict):
+            for item in value.values():
+                _prune(item, additional, defs)
+    elif isinstance(value, list):
+        items = schema.get("items")
+        if isinstance(items, dict):
+            for item in value:
+                _prune(item, items, defs)
+
+
+def prune_unknown_fields(rt: ResourceType, obj: dict) -> None:
+    """Drop undeclared fields from ``obj`` in place, as a real server does when it keeps a request
+    under ``fieldValidation=Warn``/``Ignore``: built-in kinds decode into Go structs that have no
+    place for them, custom resources are pruned by their structural schema."""
+    schema = schema_for(rt)
+    if schema is not None and isinstance(obj, dict):
+        _prune(obj, schema, definitions())
+
+
+def _smd_key(item: dict, keys: list[str]) -> str | None:
+    """structured-merge-diff's PathElement for an associative-list item: ``[name="c"]``, ``[containerPort=80,protocol="TCP"]``."""
+    if not isinstance(item, dict) or any(k not in item for k in keys):
+        return None
+    return "[" + ",".join(f"{k}={json.dumps(item[k], separators=(',', ':'))}" for k in keys) + "]"
+
+
+def _walk_undeclared(value, schema: dict, path: str, defs: dict, out: list[str]) -> None:
+    """Like :func:`_walk_unknown` but with structured-merge-diff paths (``.spec.containers[name="c"].foo``)."""
+    schema = _resolve(schema, defs)
+    if schema.get("x-kubernetes-preserve-unknown-fields"):
+        return
+    if isinstance(value, dict):
+        properties = schema.get("properties")
+        additional = schema.get("additionalProperties")
+        if properties is not None:
+            for key in value:
+                sub = properties.get(key)
+                if sub is None:
+                    out.append(f"{path}.{key}")
+                else:
+                    _walk_undeclared(value[key], sub, f"{path}.{key}", defs, out)
+        elif isinstance(additional, dict):
+            for key, item in value.items():
+                _walk_undeclared(item, additional, f"{path}.{key}", defs, out)  # map entries are fields in SMD
+    elif isinstance(value, list):
+        items = schema.get("items")
+        if not isinstance(items, dict):
+            return
+        list_type = schema.get("x-kubernetes-list-type")
+        keys = schema.get("x-kubernetes-list-map-keys") or []
+        for index, item in enumerate(value):
+            element = None
+            if list_type == "map" and keys:
+                element = _smd_key(item, keys)
+            elif list_type == "set":
+                element = f"[={json.dumps(item, separators=(',', ':'))}]"
+            _walk_undeclared(item, items, path + (element or f"[{index}]"), defs, out)
+
+
+def apply_schema_error(rt: ResourceType, obj: dict) -> errors.StatusError | None:
+    """The error server-side apply gives for fields the schema does not declare (None if all are declared).
+
+    Apply converts the configuration to a typed object before anything else
+    and fails whatever ``fieldValidation`` says; the error is not an API
+    status inside the apiserver, so it reaches the client as a 500 with no
+    reason: ``failed to create typed patch object (ns/name; apps/v1,
+    Kind=Deployment): .spec.foo: field not declared in schema`` (several
+    fields: ``errors:`` then one indented line each).
+    """
+    schema = schema_for(rt)
+    if schema is None or not isinstance(obj, dict):
+        return None
+    paths: list[str] = []
+    _walk_undeclared(obj, schema, "", definitions(), paths)
+    if not paths:
+        return None
+    problems = [f"{p}: field not declared in schema" for p in paths]
+    detail = problems[0] if len(problems) == 1 else "\n".join(["errors:"] + ["  " + p for p in problems])
+    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    group_version = rt.api_version if "/" in rt.api_version else f"/{rt.api_version}"
+    where = f"{meta.get('namespace', '')}/{meta.get('name', '')}; {group_version}, Kind={rt.kind}"
+    return errors.StatusError(500, "", f"failed to create typed patch object ({where}): {detail}")
+
+
 # --------------------------------------------------------------------------
 # Regenerating the bundled definitions (development time)
 # --------------------------------------------------------------------------

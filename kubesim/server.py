@@ -361,12 +361,18 @@ class APIServer:
         self._httpd.serve_forever(poll_interval=0.2)
 
     def stop(self) -> None:
-        """Stop accepting, end open watches and close the listening socket."""
+        """Stop accepting, end open watches, close the listening socket and every open connection.
+
+        Open keep-alive connections are cut too: a client holding a pooled
+        connection must see the server go away, as with a real API server
+        going down, not keep getting answers from a "stopped" cluster.
+        """
         self.stopping.set()
         self._httpd.shutdown()
         self._httpd.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        self._httpd.close_connections()
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -378,6 +384,8 @@ class _HTTPServer(ThreadingHTTPServer):
         self.api = api
         family = socket.AF_INET6 if ":" in addr[0] else socket.AF_INET
         self.address_family = family
+        self._connections: set = set()  # open TLS connections, cut by close_connections()
+        self._connections_changed = threading.Condition()
         super().__init__(addr, handler)
 
     def finish_request(self, request, client_address):
@@ -389,6 +397,11 @@ class _HTTPServer(ThreadingHTTPServer):
             tls = self.api._ssl.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError):
             return
+        with self._connections_changed:
+            if self.api.stopping.is_set():
+                tls.close()
+                return
+            self._connections.add(tls)
         try:
             self.RequestHandlerClass(tls, client_address, self)
         finally:
@@ -396,6 +409,25 @@ class _HTTPServer(ThreadingHTTPServer):
                 tls.close()
             except OSError:
                 pass
+            with self._connections_changed:
+                self._connections.discard(tls)
+                self._connections_changed.notify_all()
+
+    def close_connections(self, timeout: float = 5.0) -> None:
+        """Cut every open connection and wait (up to ``timeout``) for their handler threads to finish."""
+        with self._connections_changed:
+            open_now = list(self._connections)
+        for conn in open_now:
+            try:
+                # The plain socket's shutdown, not SSLSocket's: it only wakes the handler
+                # thread blocked reading the next request, which then ends the connection.
+                socket.socket.shutdown(conn, socket.SHUT_RDWR)
+            except OSError:
+                pass
+        deadline = time.monotonic() + timeout
+        with self._connections_changed:
+            while self._connections and time.monotonic() < deadline:
+                self._connections_changed.wait(deadline - time.monotonic())
 
     def handle_error(self, request, client_address):
         exc = sys.exc_info()[1]
@@ -950,22 +982,39 @@ class Request:
             raise errors.bad_request(f'fieldValidation: Unsupported value: "{fv}": supported values: "Ignore", "Warn", "Strict"')
 
     def _check_fields(self, rt: ResourceType, obj: dict) -> None:
-        """Server-side field validation: Strict rejects unknown fields (400), Warn (default) adds Warning headers."""
+        """Server-side field validation: Strict rejects unknown fields (400), Warn (default) adds Warning headers.
+
+        Under Warn and Ignore the unknown fields are then dropped from ``obj``, as
+        the real server never stores them.
+
+        Custom resources are checked too: their schemas in kubesim.openapi
+        declare the top level and metadata, and preserve unknown fields below
+        ``spec``/``status`` (see kubesim/README.md).
+        """
         mode = self.q("fieldValidation") or "Warn"
-        if mode == "Ignore" or resources.is_custom(rt):
-            # Custom resources are skipped: their schemas in kubesim.openapi are partial, and a
-            # false "unknown field" rejection would be worse than a missed one.
-            return
-        try:
-            from . import openapi
-        except ImportError:
+        from . import openapi
+
+        if mode == "Ignore":
+            openapi.prune_unknown_fields(rt, obj)
             return
         if mode == "Strict":
             err = openapi.strict_decoding_error(rt, obj)
             if err is not None:
                 raise err
         else:
-            self.h.warnings.extend(openapi.unknown_field_messages(rt, obj))
+            messages = openapi.unknown_field_messages(rt, obj)
+            if messages:
+                self.h.warnings.extend(messages)
+                openapi.prune_unknown_fields(rt, obj)
+
+    def _check_apply_fields(self, rt: ResourceType, cfg: dict) -> None:
+        """Server-side apply types the configuration against the schema first: undeclared fields fail (500),
+        whatever ``fieldValidation`` says (the apply path has no Ignore/Warn for them)."""
+        from . import openapi
+
+        err = openapi.apply_schema_error(rt, cfg)
+        if err is not None:
+            raise err
 
     def create(self, rt: ResourceType) -> None:
         self._reject_unknown_query()
@@ -1125,6 +1174,7 @@ class Request:
                 f"the name of the object ({meta['name']}) does not match the name on the URL ({self.info.name})")
         meta["name"] = self.info.name
         self._scope_namespace(rt, meta)
+        self._check_apply_fields(rt, cfg)
         sub = self.info.subresource
         if old is None:
             if sub:

@@ -104,7 +104,7 @@ def test_create_in_terminating_namespace_is_403(admit, store):
     assert err.code == 403
     assert err.message == ('configmaps "x" is forbidden: unable to create new content in namespace team-a '
                            'because it is being terminated')
-    assert err.details["causes"] == [{"type": "NamespaceTerminating", "message": "namespace team-a is being terminated",
+    assert err.details["causes"] == [{"reason": "NamespaceTerminating", "message": "namespace team-a is being terminated",
                                       "field": "metadata.namespace"}]
     # updates and deletes are still allowed
     admit("UPDATE", CMS, {"metadata": {"name": "held", "namespace": "team-a"}}, {"metadata": {"name": "held"}})
@@ -307,7 +307,7 @@ def test_csr_request_not_pem_is_422(admit):
 
 def test_csr_field_errors(admit):
     err = refused(admit, "CREATE", CSRS, csr_obj(usages=["client auth", "bogus", "client auth"], signer="", expirationSeconds=60))
-    fields = [(c["type"], c["field"]) for c in err.details["causes"]]
+    fields = [(c["reason"], c["field"]) for c in err.details["causes"]]
     assert fields == [("FieldValueNotSupported", "spec.usages[1]"), ("FieldValueDuplicate", "spec.usages[2]"),
                       ("FieldValueRequired", "spec.signerName"), ("FieldValueInvalid", "spec.expirationSeconds")]
     assert err.details["causes"][3]["message"] == "Invalid value: 60: may not specify a duration less than 600 seconds (10 minutes)"

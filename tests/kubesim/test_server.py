@@ -311,3 +311,84 @@ def test_strict_field_validation(api):
     assert code == 400 and 'strict decoding error: unknown field "bogus"' in status["message"]
     code, _, resp = api.request("POST", "/api/v1/namespaces/default/configmaps", body)
     assert code == 201 and resp.getheader("Warning") == '299 - "unknown field \\"bogus\\""'
+
+
+# ------------------------------------------------------------ field validation on apply and custom resources
+def _apply(api, path, obj, validation="Strict"):
+    return api.request("PATCH", f"{path}?fieldManager=test&fieldValidation={validation}", json.dumps(obj), ctype="application/apply-patch+yaml")
+
+
+@pytest.mark.parametrize("validation", ["Strict", "Warn", "Ignore"])
+def test_server_side_apply_rejects_undeclared_fields_whatever_the_validation(api, validation):
+    # Real apiservers fail the typed conversion of the apply configuration with a plain error: 500, no reason.
+    policy = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "deny", "namespace": "default"},
+              "spec": {"podSelector": {}, "policyType": ["Ingress"]}}
+    code, body, _ = _apply(api, "/apis/networking.k8s.io/v1/namespaces/default/networkpolicies/deny", policy, validation)
+    assert code == 500, body
+    assert body == {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "code": 500,
+                    "message": "failed to create typed patch object (default/deny; networking.k8s.io/v1, Kind=NetworkPolicy): "
+                               ".spec.policyType: field not declared in schema"}
+    assert api.request("GET", "/apis/networking.k8s.io/v1/namespaces/default/networkpolicies/deny")[0] == 404
+
+
+def test_server_side_apply_undeclared_field_paths_use_list_keys(api):
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "default"},
+                  "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {
+                      "metadata": {"labels": {"app": "web"}},
+                      "spec": {"containers": [{"name": "app", "image": "nginx", "repository": "x",
+                                               "ports": [{"containerPort": 80, "protocol": "TCP", "hostname": "h"}]}]}}},
+                  "bogus": 1}
+    code, body, _ = _apply(api, "/apis/apps/v1/namespaces/default/deployments/web", deployment)
+    assert code == 500
+    assert body["message"] == (
+        "failed to create typed patch object (default/web; apps/v1, Kind=Deployment): errors:\n"
+        '  .spec.template.spec.containers[name="app"].repository: field not declared in schema\n'
+        '  .spec.template.spec.containers[name="app"].ports[containerPort=80,protocol="TCP"].hostname: field not declared in schema\n'
+        "  .bogus: field not declared in schema")
+    del deployment["bogus"], deployment["spec"]["template"]["spec"]["containers"][0]["repository"]
+    del deployment["spec"]["template"]["spec"]["containers"][0]["ports"][0]["hostname"]
+    assert _apply(api, "/apis/apps/v1/namespaces/default/deployments/web", deployment)[0] == 201
+
+
+def test_strict_field_validation_covers_custom_resources(api):
+    path = "/apis/wgpolicyk8s.io/v1alpha2/namespaces/default/policyreports"
+    report = {"apiVersion": "wgpolicyk8s.io/v1alpha2", "kind": "PolicyReport", "metadata": {"name": "r"},
+              "summary": {"pass": 1, "fail": 0}, "results": [{"policy": "p", "result": "pass", "properties": {"any": "thing"}}]}
+    code, body, _ = api.request("POST", f"{path}?fieldValidation=Strict", {**report, "resultz": []})
+    assert code == 400, body
+    assert body["message"] == ('PolicyReport in version "v1alpha2" cannot be handled as a PolicyReport: '
+                               'strict decoding error: unknown field "resultz"')
+    code, body, resp = api.request("POST", path, {**report, "resultz": []})  # Warn, the default: stored with a warning
+    assert code == 201 and "resultz" not in body
+    assert resp.getheader("Warning") == '299 - "unknown field \\"resultz\\""'
+    report["metadata"]["name"] = "r2"
+    assert api.request("POST", f"{path}?fieldValidation=Strict", report)[0] == 201
+    constraint = {"apiVersion": "constraints.gatekeeper.sh/v1beta1", "kind": "K8sRequiredLabels", "metadata": {"name": "c"},
+                  "spec": {"match": {"kinds": [{"apiGroups": [""], "kinds": ["Namespace"]}]}, "parameters": {"labels": ["team"]}}}
+    assert api.request("POST", "/apis/constraints.gatekeeper.sh/v1beta1/k8srequiredlabels?fieldValidation=Strict", constraint)[0] == 201
+
+
+@pytest.mark.parametrize("validation", ["Warn", "Ignore"])
+def test_unknown_fields_kept_under_warn_or_ignore_are_dropped(api, validation):
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm", "foo": 1}, "data": {"a": "b"}, "bogus": True}
+    code, body, resp = api.request("POST", f"/api/v1/namespaces/default/configmaps?fieldValidation={validation}", cm)
+    assert code == 201 and "bogus" not in body and "foo" not in body["metadata"] and body["data"] == {"a": "b"}
+    assert bool(resp.getheader("Warning")) is (validation == "Warn")
+    stored = api.request("GET", "/api/v1/namespaces/default/configmaps/cm")[1]
+    assert "bogus" not in stored and "foo" not in stored["metadata"]
+
+
+def test_stop_cuts_open_keep_alive_connections(tmp_path):
+    from kubesim import testing
+
+    handle = testing.start(tmp_path / "state")
+    try:
+        api = Client(handle, tmp=tmp_path)
+        assert api.request("GET", "/api/v1/namespaces/default")[0] == 200  # the connection is now pooled
+        started = time.monotonic()
+        handle.stop()
+        assert time.monotonic() - started < 5
+        with pytest.raises((OSError, http.client.HTTPException)):
+            api.request("GET", "/api/v1/namespaces/default")
+    finally:
+        handle.stop()
