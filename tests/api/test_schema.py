@@ -107,55 +107,39 @@ def test_swagger_ui_loads_with_local_assets(db):
 
 # --- Swagger UI in a real browser ------------------------------------------------
 
-CHROMIUM = "/usr/bin/chromium"
-
-
 @pytest.mark.browser
-def test_swagger_ui_renders_offline_and_calls_the_api_with_a_token(live_server, transactional_db, team, member):
+def test_swagger_ui_renders_offline_and_calls_the_api_with_a_token(browser, live_server, transactional_db, team, member):
     """Headless Chromium with every non-local request blocked: the docs render from our own
     static files, and "Authorize" + "Try it out" reach the API with a token."""
-    import os
-
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Debian chromium is not installed")
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
     from apps.accounts.services import api_token_issue
 
     _, token = api_token_issue(actor=None, user=member)
     outside: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        try:
-            page = browser.new_page()
-            page.set_default_timeout(20000)
+    page = browser.new_page()
+    page.set_default_timeout(20000)
 
-            def only_local(route):
-                if route.request.url.startswith(live_server.url):
-                    route.continue_()
-                else:
-                    outside.append(route.request.url)
-                    route.abort()
+    def only_local(route):
+        if route.request.url.startswith(live_server.url):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
 
-            page.route("**/*", only_local)
-            page.goto(f"{live_server.url}/api/docs/")
-            page.wait_for_selector("#operations-namespace-requests-v1_namespace_requests_create")
-            assert page.locator(".opblock").count() >= len(CONTRACT)
+    page.route("**/*", only_local)
+    page.goto(f"{live_server.url}/api/docs/")
+    page.wait_for_selector("#operations-namespace-requests-v1_namespace_requests_create")
+    assert page.locator(".opblock").count() >= len(CONTRACT)
 
-            page.click("button.authorize")
-            page.locator(".auth-container", has_text="tokenAuth").locator("input").fill(f"Token {token}")
-            page.locator(".auth-container", has_text="tokenAuth").locator("button.authorize").click()
-            page.click("button.btn-done")
+    page.click("button.authorize")
+    page.locator(".auth-container", has_text="tokenAuth").locator("input").fill(f"Token {token}")
+    page.locator(".auth-container", has_text="tokenAuth").locator("button.authorize").click()
+    page.click("button.btn-done")
 
-            page.click("#operations-teams-v1_teams_list .opblock-summary")
-            page.click("#operations-teams-v1_teams_list button.try-out__btn")
-            page.click("#operations-teams-v1_teams_list button.execute")
-            body = page.locator("#operations-teams-v1_teams_list .live-responses-table .response-col_description pre").first
-            body.wait_for()
-            assert '"slug": "payments"' in body.inner_text()
-            assert '"role": "member"' in body.inner_text()
-        finally:
-            browser.close()
+    page.click("#operations-teams-v1_teams_list .opblock-summary")
+    page.click("#operations-teams-v1_teams_list button.try-out__btn")
+    page.click("#operations-teams-v1_teams_list button.execute")
+    body = page.locator("#operations-teams-v1_teams_list .live-responses-table .response-col_description pre").first
+    body.wait_for()
+    assert '"slug": "payments"' in body.inner_text()
+    assert '"role": "member"' in body.inner_text()
     assert outside == [], f"Swagger UI tried to load from outside the portal: {outside}"

@@ -86,8 +86,6 @@ def test_dashboard_hides_deleted_unless_asked(client_for, member, team, dev):
 
 def test_dashboard_shows_quota_bars_when_usage_is_observed(client_for, member, team, dev):
     ns = make_namespace(team, dev, "payments-dev")
-    if not hasattr(ns, "quota_used"):
-        pytest.skip("Namespace.quota_used not in the model")
     ns.quota_used = {"requests.cpu": "500m", "pods": "19"}
     ns.save()
     body = client_for(member).get(reverse("namespaces:dashboard")).content.decode()

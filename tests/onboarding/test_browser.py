@@ -8,7 +8,6 @@ downloaded file; the test then proves the file works with real kubectl.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 
 import pytest
@@ -20,25 +19,6 @@ from apps.onboarding.models import IssuedCertificate
 from tests.conftest import make_user, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.kubectl]
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
-# Playwright's sync API runs an event loop in this thread; the ORM calls the
-# test makes between browser steps are still plain synchronous code.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-
-@pytest.fixture
-def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Debian chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield b
-        b.close()
 
 
 def logged_in_page(browser, live_server, user):
@@ -54,7 +34,7 @@ def logged_in_page(browser, live_server, user):
     return page
 
 
-def test_join_approve_and_download_kubeconfig_with_browser_key(browser, live_server, celery_worker, kubesim_cluster, team,
+def test_join_approve_and_download_kubeconfig_with_browser_key(browser, kubectl_binary, live_server, celery_worker, kubesim_cluster, team,
                                                                member, manager, tmp_path):
     _, cluster = kubesim_cluster
     req = namespace_request_submit(actor=member, team=team, cluster=cluster, name="payments-dev", purpose="web",
@@ -99,11 +79,9 @@ def test_join_approve_and_download_kubeconfig_with_browser_key(browser, live_ser
     assert cert.key_mode == IssuedCertificate.KeyMode.USER and cert.key_algorithm == "EC P-256"
 
     # 4. The file works with real kubectl, and shows up in "My credentials".
-    kubectl = shutil.which("kubectl", path="/usr/bin") or shutil.which("kubectl")
-    if kubectl:
-        env = dict(os.environ, HOME=str(tmp_path), KUBECACHEDIR=str(tmp_path / "cache"))
-        out = subprocess.run([kubectl, "--kubeconfig", str(path), "auth", "can-i", "create", "deployments"],
-                             capture_output=True, text=True, env=env, timeout=60)
-        assert out.stdout.strip() == "yes", out.stderr
+    env = dict(os.environ, HOME=str(tmp_path), KUBECACHEDIR=str(tmp_path / "cache"))
+    out = subprocess.run([kubectl_binary, "--kubeconfig", str(path), "auth", "can-i", "create", "deployments"],
+                         capture_output=True, text=True, env=env, timeout=60)
+    assert out.stdout.strip() == "yes", out.stderr
     page.goto("/onboarding/credentials/")
     assert page.locator(f'tr[data-certificate="{cert.pk}"]').count() == 1

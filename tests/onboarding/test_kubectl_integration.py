@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 
 import pytest
@@ -22,11 +21,10 @@ from apps.namespaces.models import Namespace
 from apps.onboarding.models import IssuedCertificate, Onboarding
 from apps.teams.models import Membership
 from apps.teams.services import membership_change_role, membership_remove
-from tests.conftest import make_user, wait_for
+from tests.conftest import KUBECTL, make_user, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.kubectl]
 
-KUBECTL = shutil.which("kubectl", path="/usr/bin") or shutil.which("kubectl")
 QUOTA = {"requests.cpu": "1", "limits.cpu": "2", "requests.memory": "1Gi", "limits.memory": "2Gi", "pods": "5"}
 
 
@@ -56,8 +54,7 @@ QUOTA_BUSTER = {
 }
 
 
-@pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
-def test_join_download_kubectl_then_offboard(celery_worker, kubesim_cluster, team, other_team, member, manager, outsider,
+def test_join_download_kubectl_then_offboard(kubectl_binary, celery_worker, kubesim_cluster, team, other_team, member, manager, outsider,
                                              admin_user, api_client_for, tmp_path):
     _, cluster = kubesim_cluster
     ours = ready_namespace(member, manager, team, cluster, "payments-dev")

@@ -4,8 +4,7 @@ import pytest
 from django.urls import reverse
 
 from apps.approvals.models import Request
-from apps.onboarding.models import IssuedCertificate, Onboarding
-from apps.teams.models import Membership
+from apps.onboarding.models import Onboarding
 from tests.conftest import make_user
 from tests.onboarding.conftest import kubeconfig_parts, make_csr
 
