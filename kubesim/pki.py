@@ -136,8 +136,11 @@ class CertificateAuthority:
         return cls(state_dir, ca_cert, ca_key, sa_key)
 
     # ------------------------------------------------------------- issuing
-    def _sign(self, subject: x509.Name, public_key, not_after: dt.datetime, *, client: bool, server_sans=None,
+    def _sign(self, subject: x509.Name, public_key, lifetime: dt.timedelta, *, client: bool, server_sans=None,
               ekus=None) -> x509.Certificate:
+        # One clock reading for both bounds: notBefore = now - 5 min (backdated like
+        # kube-controller-manager's signer), notAfter = now + lifetime. Reading the clock
+        # twice let a second boundary between the readings stretch the lifetime by 1 s.
         now = _now()
         builder = (
             x509.CertificateBuilder()
@@ -146,7 +149,7 @@ class CertificateAuthority:
             .public_key(public_key)
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(min(not_after, self.ca_cert.not_valid_after_utc))
+            .not_valid_after(min(now + lifetime, self.ca_cert.not_valid_after_utc))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(
                 x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=True,
@@ -183,7 +186,7 @@ class CertificateAuthority:
                 x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
                 x509.IPAddress(ipaddress.ip_address("::1")),
             ]
-            cert = self._sign(_name("kube-apiserver"), skey.public_key(), _now() + dt.timedelta(days=3650),
+            cert = self._sign(_name("kube-apiserver"), skey.public_key(), dt.timedelta(days=3650),
                               client=False, server_sans=sans)
             cert_pem, key_pem = cert.public_bytes(serialization.Encoding.PEM), _key_pem(skey)
             _write_private(key, key_pem)
@@ -194,7 +197,7 @@ class CertificateAuthority:
     def issue_client_cert(self, cn: str, groups: list[str] | tuple[str, ...] = (), seconds: int = 365 * 86400) -> tuple[bytes, bytes]:
         """A fresh key pair and a client certificate for ``cn`` in ``groups`` (O=)."""
         key = ec.generate_private_key(ec.SECP256R1())
-        cert = self._sign(_name(cn, list(groups)), key.public_key(), _now() + dt.timedelta(seconds=seconds), client=True)
+        cert = self._sign(_name(cn, list(groups)), key.public_key(), dt.timedelta(seconds=seconds), client=True)
         return cert.public_bytes(serialization.Encoding.PEM), _key_pem(key)
 
     def sign_csr(self, csr_pem: bytes, usages: list[str], expiration_seconds: int | None) -> bytes:
@@ -207,8 +210,7 @@ class CertificateAuthority:
             raise ValueError("CSR signature is invalid")
         seconds = expiration_seconds if expiration_seconds else 365 * 86400
         ekus = [_USAGE_EKU[u] for u in usages if u in _USAGE_EKU]
-        cert = self._sign(csr.subject, csr.public_key(), _now() + dt.timedelta(seconds=seconds),
-                          client=True, ekus=ekus)
+        cert = self._sign(csr.subject, csr.public_key(), dt.timedelta(seconds=seconds), client=True, ekus=ekus)
         return cert.public_bytes(serialization.Encoding.PEM)
 
     def identity_from_cert(self, cert_der: bytes) -> UserInfo | None:

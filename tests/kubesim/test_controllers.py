@@ -247,3 +247,21 @@ def test_unrelated_clusterrole_write_leaves_aggregated_roles_alone(store):
     view["rules"] = [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["*"]}]
     store.update(CLUSTERROLES, view)
     assert store.get(CLUSTERROLES, None, "view")["rules"] == expected
+
+
+def test_signed_lifetime_is_exact_across_a_second_boundary(ca, monkeypatch):
+    # Each clock reading lands 0.6 s after the previous one, so any two readings straddle a
+    # second boundary: the lifetime must still be exactly expirationSeconds + the 5 min backdate.
+    from kubesim import pki
+
+    ticks = iter(dt.datetime(2030, 1, 1, 12, 0, 0, 700000, tzinfo=dt.timezone.utc) + dt.timedelta(seconds=0.6 * i)
+                 for i in range(100))
+    monkeypatch.setattr(pki, "_now", lambda: next(ticks))
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = (x509.CertificateSigningRequestBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "t")]))
+           .sign(key, hashes.SHA256()))
+    for seconds in (600, 3600):
+        cert = x509.load_pem_x509_certificate(ca.sign_csr(csr.public_bytes(serialization.Encoding.PEM), ["client auth"], seconds))
+        assert (cert.not_valid_after_utc - cert.not_valid_before_utc).total_seconds() == seconds + 300
+    cert = x509.load_pem_x509_certificate(ca.issue_client_cert("u", [], 86400)[0])
+    assert (cert.not_valid_after_utc - cert.not_valid_before_utc).total_seconds() == 86400 + 300
