@@ -159,33 +159,30 @@ def register_approval_handler(kind: str, handler) -> None:
     _ON_APPROVE[kind] = handler
 
 
-@transaction.atomic
-def request_approve(*, actor, request: Request, reason: str = "") -> Request:
-    """Approve a submitted request (team manager or platform admin, never the requester)."""
+def _decide(*, actor, request: Request, state: str, reason: str, action: str) -> Request:
     request = _lock_for_decision(actor=actor, request=request)
     before = request_snapshot(request)
-    request.state = Request.State.APPROVED
+    request.state = state
     request.decider = actor
     request.reason = reason
     request.decided_at = timezone.now()
-    _ON_APPROVE[request.kind](actor=actor, request=request)
+    if state == Request.State.APPROVED:
+        _ON_APPROVE[request.kind](actor=actor, request=request)
     request.save()
-    audit_record(actor=actor, action="request.approve", target=request, before=before, after=request_snapshot(request), team=request.team)
+    audit_record(actor=actor, action=action, target=request, before=before, after=request_snapshot(request), team=request.team)
     return request
+
+
+@transaction.atomic
+def request_approve(*, actor, request: Request, reason: str = "") -> Request:
+    """Approve a submitted request (team manager or platform admin, never the requester)."""
+    return _decide(actor=actor, request=request, state=Request.State.APPROVED, reason=reason, action="request.approve")
 
 
 @transaction.atomic
 def request_reject(*, actor, request: Request, reason: str = "") -> Request:
     """Reject a submitted request; the reason is shown to the requester."""
-    request = _lock_for_decision(actor=actor, request=request)
-    before = request_snapshot(request)
-    request.state = Request.State.REJECTED
-    request.decider = actor
-    request.reason = reason
-    request.decided_at = timezone.now()
-    request.save()
-    audit_record(actor=actor, action="request.reject", target=request, before=before, after=request_snapshot(request), team=request.team)
-    return request
+    return _decide(actor=actor, request=request, state=Request.State.REJECTED, reason=reason, action="request.reject")
 
 
 @transaction.atomic
