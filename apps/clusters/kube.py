@@ -204,12 +204,21 @@ def _status_message(status: int, body: bytes | str | None, reason: str = "") -> 
     return reason or f"HTTP {status}"
 
 
-def is_retryable_status(status: int) -> bool:
+# Server-side apply answers a patch that does not fit the schema (an unknown
+# or mistyped field) with a bare 500, not a 400 (kubernetes/kubernetes#122480,
+# still open): the same patch fails the same way forever.
+_PERMANENT_500 = ("failed to create typed patch object",)
+
+
+def is_retryable_status(status: int, message: str = "") -> bool:
     """Whether trying again later can help: server trouble, throttling, conflicts.
 
     4xx answers (forbidden, invalid, not found) are the cluster refusing the
-    request as asked; repeating it changes nothing.
+    request as asked; repeating it changes nothing. Neither does a 500 that
+    server-side apply uses for schema errors.
     """
+    if status == 500 and any(marker in message for marker in _PERMANENT_500):
+        return False
     return status >= 500 or status in (408, 409, 429)
 
 
@@ -244,16 +253,18 @@ def _request(cluster, method: str, path: str, *, action: str, query: list | None
     if stream:
         if not 200 <= response.status <= 299:
             data = response.read()
-            raise _cluster_error(cluster, action, status=response.status, message=_status_message(response.status, data, response.reason),
-                                 retryable=is_retryable_status(response.status))
+            message = _status_message(response.status, data, response.reason)
+            raise _cluster_error(cluster, action, status=response.status, message=message,
+                                 retryable=is_retryable_status(response.status, message))
         return response.response
     try:
         data = response.read()
     except (urllib3.exceptions.HTTPError, OSError) as exc:
         raise _cluster_error(cluster, action, status=None, message=f"connection lost reading the answer ({exc})", retryable=True) from None
     if not 200 <= response.status <= 299:
-        raise _cluster_error(cluster, action, status=response.status, message=_status_message(response.status, data, response.reason),
-                             retryable=is_retryable_status(response.status))
+        message = _status_message(response.status, data, response.reason)
+        raise _cluster_error(cluster, action, status=response.status, message=message,
+                             retryable=is_retryable_status(response.status, message))
     if not data:
         return {}
     try:
