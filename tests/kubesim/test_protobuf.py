@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
 import struct
 from pathlib import Path
 
@@ -183,10 +182,9 @@ def test_dry_run_body_is_the_same_shape():
     assert protobuf.decode(fixture("create_namespace_dry_run"))["metadata"]["name"] == "team-b"
 
 
-@pytest.mark.skipif(not (shutil.which("kubectl") or Path("/usr/bin/kubectl").exists()), reason="no kubectl")
-def test_live_kubectl_bodies_decode():
+def test_live_kubectl_bodies_decode(kubectl_binary):
     """The installed kubectl still sends bodies the decoder understands (guards against drift)."""
-    kubectl = shutil.which("kubectl") or "/usr/bin/kubectl"
+    kubectl = kubectl_binary
     commands = {k: protobuf_capture.COMMANDS[k] for k in ("create_namespace", "certificate_approve", "auth_can_i_resource", "auth_whoami")}
     captured = protobuf_capture.capture(kubectl, commands)
     assert set(captured) == set(commands)
