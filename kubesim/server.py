@@ -725,7 +725,7 @@ class Request:
         self.authorize()
         if self.method not in ("GET", "HEAD"):
             if path in ("/version", "/api", "/apis") or path.startswith(("/api/", "/apis/", "/openapi")):
-                raise errors.method_not_allowed(f"the server does not allow this method on the requested resource")
+                raise errors.method_not_allowed("the server does not allow this method on the requested resource")
             raise errors.not_found_path()
         if path == "/version":
             return self.h.send_json(200, KUBE_VERSION)
@@ -969,7 +969,7 @@ class Request:
                 raise errors.bad_request("PATCH request to an apply endpoint requires a fieldManager: fieldManager is required for apply requests")
             manager = patch.manager_from_user_agent(self.h.headers.get("User-Agent", ""))
         if len(manager) > 128:
-            raise errors.StatusError(422, "Invalid", f'fieldManager: Too long: may not be more than 128 bytes')
+            raise errors.StatusError(422, "Invalid", 'fieldManager: Too long: may not be more than 128 bytes')
         return manager
 
     def _admit(self, operation: str, rt: ResourceType, obj: dict | None, old: dict | None, dry_run: bool) -> dict | None:

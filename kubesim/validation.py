@@ -234,7 +234,7 @@ def _validate_metadata(rt: ResourceType, obj: dict, c: Causes) -> None:
                     c.type_invalid(f"metadata.labels[{k}]", v, "must be a string")
                 else:
                     for msg in is_label_value(v):
-                        c.invalid(f"metadata.labels", v, msg)
+                        c.invalid("metadata.labels", v, msg)
             elif not isinstance(v, str):
                 c.type_invalid(f"metadata.annotations[{k}]", v, "must be a string")
 
