@@ -160,6 +160,9 @@ RECONCILE_MAX_BACKOFF_SECONDS = env_int("RECONCILE_MAX_BACKOFF_SECONDS", 300)
 KUBECONFIG_CERT_SECONDS = env_int("KUBECONFIG_CERT_SECONDS", 24 * 3600)
 KUBECONFIG_CERT_MAX_SECONDS = env_int("KUBECONFIG_CERT_MAX_SECONDS", 7 * 24 * 3600)
 KUBECONFIG_CSR_TIMEOUT_SECONDS = env_int("KUBECONFIG_CSR_TIMEOUT_SECONDS", 15)
+# Organisations (groups) a pasted CSR may carry; none by default, and
+# system:masters is refused whatever this says.
+KUBECONFIG_ALLOWED_GROUPS = tuple(env_list("KUBECONFIG_ALLOWED_GROUPS", []))
 
 # --- REST API -----------------------------------------------------------------
 REST_FRAMEWORK = {

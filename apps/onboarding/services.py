@@ -168,7 +168,7 @@ def kubeconfig_issue(*, actor, cluster: Cluster, namespace: Namespace | None = N
     if csr_pem:
         try:
             checked = csrlib.verify_csr(csr_pem, identity=identity,
-                                        allowed_groups=tuple(getattr(settings, "KUBECONFIG_ALLOWED_GROUPS", ())))
+                                        allowed_groups=settings.KUBECONFIG_ALLOWED_GROUPS)
         except csrlib.CsrRejected as exc:
             raise ValidationError({"csr": [str(exc)]}) from None
         request_pem, key_mode, key_algorithm = checked.pem, IssuedCertificate.KeyMode.USER, checked.key_algorithm
