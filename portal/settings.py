@@ -139,6 +139,9 @@ CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", "portal")
 CELERY_BEAT_SCHEDULE = {
     "resync-namespaces": {"task": "apps.namespaces.tasks.resync", "schedule": timedelta(seconds=env_int("RESYNC_INTERVAL_SECONDS", 60))},
     "check-cluster-health": {"task": "apps.clusters.tasks.check_all_health", "schedule": timedelta(seconds=env_int("HEALTH_INTERVAL_SECONDS", 60))},
+    # The book recommends an hourly reaper; expiry is coarse (hours), and
+    # each run only flips rows to Terminating, the deletes run as tasks.
+    "reap-expired-namespaces": {"task": "apps.namespaces.tasks.reap_expired", "schedule": timedelta(seconds=env_int("REAPER_INTERVAL_SECONDS", 3600))},
 }
 
 # --- Kubernetes -----------------------------------------------------------------
@@ -213,3 +216,6 @@ DEFAULT_NAMESPACE_QUOTA = {
 }
 # Longest lifetime a namespace request may ask for (hours).
 NAMESPACE_MAX_TTL_HOURS = env_int("NAMESPACE_MAX_TTL_HOURS", 24 * 90)
+# How long after its expiry time the reaper waits before deleting a
+# namespace: time to notice the last warning and ask for an extension.
+NAMESPACE_EXPIRY_GRACE_HOURS = env_int("NAMESPACE_EXPIRY_GRACE_HOURS", 1)

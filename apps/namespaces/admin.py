@@ -1,10 +1,10 @@
 """Django admin for namespaces: read their reconcile state, re-drive or delete through the services."""
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 
 from apps.namespaces.models import Namespace
-from apps.namespaces.services import namespace_delete
+from apps.namespaces.services import namespace_delete, namespace_set_protected
 
 
 @admin.register(Namespace)
@@ -21,6 +21,15 @@ class NamespaceAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # the row stays for history; use the "delete on the cluster" action
+
+    def save_model(self, request, obj, form, change):
+        # ``protected`` is the only editable field; route it through the
+        # audited service instead of a bare save (which would leave no audit row).
+        if change and "protected" in form.changed_data:
+            try:
+                namespace_set_protected(actor=request.user, namespace=obj, protected=obj.protected)
+            except (PermissionDenied, ValidationError) as exc:
+                self.message_user(request, f"{obj.name}: {' '.join(getattr(exc, 'messages', [str(exc)]))}", messages.ERROR)
 
     @admin.action(description="Reconcile now")
     def reconcile_now(self, request, queryset):

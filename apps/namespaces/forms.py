@@ -123,3 +123,14 @@ class NamespaceRequestForm(forms.Form):
                     self.add_error(field, message)
                 else:
                     self.add_error(None, message)
+
+
+class ProtectForm(forms.Form):
+    """The protect/unprotect buttons on the namespace detail page.
+
+    An explicit target value rather than "toggle": a double click or a
+    resubmitted form lands on the same state instead of flipping it back.
+    """
+
+    protected = forms.TypedChoiceField(choices=[("true", "Protect"), ("false", "Unprotect")],
+                                       coerce=lambda value: value == "true")

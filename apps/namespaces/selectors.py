@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
 from django.db.models import QuerySet
 from django.http import Http404
+from django.utils import timezone
 
 from apps.namespaces.models import Namespace
+
+# MISSION §3 TTL: users are warned 72 h before expiry, urgently at 24 h.
+EXPIRY_WARNING_HOURS = 72
+EXPIRY_URGENT_HOURS = 24
+_GONE = (Namespace.Phase.TERMINATING, Namespace.Phase.DELETED)
 
 
 def namespaces_visible_to(user) -> QuerySet[Namespace]:
@@ -77,3 +87,94 @@ def bundle_for_request(request) -> list[dict]:
         pod_security_level=payload.get("pod_security_level") or Namespace._meta.get_field("pod_security_level").default,
     )
     return render_bundle(namespace, team_memberships_for_bundle(request.team), request_id=request.pk)
+
+
+# --- TTL -----------------------------------------------------------------------------------
+
+
+def expiry_grace() -> timedelta:
+    """How long after ``expires_at`` the reaper waits before deleting (``NAMESPACE_EXPIRY_GRACE_HOURS``)."""
+    return timedelta(hours=settings.NAMESPACE_EXPIRY_GRACE_HOURS)
+
+
+def namespaces_expired(now: datetime | None = None) -> QuerySet[Namespace]:
+    """Namespaces the TTL reaper deletes now: live, not protected, past ``expires_at`` + grace.
+
+    The same rule as ``namespace_is_reapable`` (which the reaper re-checks
+    on the locked row), written as a query.
+    """
+    now = now or timezone.now()
+    return (Namespace.objects.exclude(phase__in=_GONE).filter(protected=False, expires_at__isnull=False,
+                                                              expires_at__lt=now - expiry_grace()).order_by("expires_at", "pk"))
+
+
+def namespace_is_reapable(namespace: Namespace, now: datetime | None = None) -> bool:
+    """Whether the reaper should delete ``namespace`` now (see ``namespaces_expired``)."""
+    now = now or timezone.now()
+    return (namespace.is_live and not namespace.protected and namespace.expires_at is not None
+            and namespace.expires_at + expiry_grace() < now)
+
+
+def namespaces_expiring_within(user, hours: float = EXPIRY_WARNING_HOURS, *, now: datetime | None = None) -> QuerySet[Namespace]:
+    """The user's live, unprotected namespaces that expire within ``hours`` (soonest first).
+
+    Already expired ones that the reaper has not deleted yet (grace period)
+    are included: they are the most urgent of all.
+    """
+    now = now or timezone.now()
+    return (namespaces_visible_to(user).exclude(phase__in=_GONE)
+            .filter(protected=False, expires_at__isnull=False, expires_at__lte=now + timedelta(hours=hours))
+            .order_by("expires_at", "pk"))
+
+
+@dataclass(frozen=True)
+class Expiry:
+    """What the UI says about a namespace's TTL.
+
+    ``state``: ``never`` (no TTL), ``protected``, ``later``, ``warning``
+    (within 72 h), ``urgent`` (within 24 h), ``expired`` (the reaper deletes
+    it at its next run after the grace period), ``deleting``/``deleted``.
+    ``tone`` is the badge tone, empty when nothing needs attention.
+    """
+
+    state: str
+    label: str
+    tone: str = ""
+    at: datetime | None = None
+
+    @property
+    def highlight(self) -> bool:
+        return self.state in ("warning", "urgent", "expired")
+
+
+def _duration(delta: timedelta) -> str:
+    """Coarse, never overstated time left: ``35 min``, ``5 h``, ``4 d``."""
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 60:
+        return f"{max(minutes, 1)} min"
+    if minutes < EXPIRY_WARNING_HOURS * 60:
+        return f"{minutes // 60} h"
+    return f"{minutes // (24 * 60)} d"
+
+
+def namespace_expiry(namespace: Namespace, now: datetime | None = None) -> Expiry:
+    """The TTL status of ``namespace`` as shown on the dashboard and the detail page (no query)."""
+    now = now or timezone.now()
+    at = namespace.expires_at
+    if namespace.phase == Namespace.Phase.DELETED:
+        return Expiry("deleted", "deleted", "muted", at)
+    if namespace.phase == Namespace.Phase.TERMINATING:
+        return Expiry("deleting", "deleting", "busy", at)
+    if at is None:
+        return Expiry("never", "never")
+    if namespace.protected:
+        # Protected wins over the TTL: say so rather than count down to nothing.
+        return Expiry("protected", "protected, never deleted", "muted", at)
+    left = at - now
+    if left <= timedelta(0):
+        return Expiry("expired", "expired, deleting", "bad", at)
+    if left <= timedelta(hours=EXPIRY_URGENT_HOURS):
+        return Expiry("urgent", f"expires in {_duration(left)}", "bad", at)
+    if left <= timedelta(hours=EXPIRY_WARNING_HOURS):
+        return Expiry("warning", f"expires in {_duration(left)}", "wait", at)
+    return Expiry("later", f"expires in {_duration(left)}", "", at)

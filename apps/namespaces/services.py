@@ -11,6 +11,9 @@ services make the cluster match it, level-triggered:
 * ``namespace_delete`` marks the row Terminating; ``namespace_finalize_delete``
   deletes it on the cluster and marks it Deleted (the row stays for history).
 * ``namespaces_to_resync`` decides what the periodic resync re-drives.
+* ``namespaces_reap_expired`` (the hourly TTL reaper) starts deleting
+  expired, unprotected namespaces through the same transition as
+  ``namespace_delete``; ``namespace_set_protected`` exempts one.
 
 No database transaction is held open across a cluster call: the claim is
 what keeps two workers apart, so a slow cluster never blocks the database.
@@ -24,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -36,7 +39,7 @@ from apps.core import quantities
 from apps.core.errors import ClusterError
 from apps.namespaces import manifests
 from apps.namespaces.models import Namespace
-from apps.namespaces.selectors import bundle_for_namespace
+from apps.namespaces.selectors import bundle_for_namespace, namespace_is_reapable, namespaces_expired
 from apps.teams.selectors import can_manage_team
 
 log = logging.getLogger(__name__)
@@ -358,20 +361,105 @@ def namespace_delete(*, actor, namespace: Namespace) -> Namespace:
         row = Namespace.objects.select_for_update().select_related("team", "cluster").get(pk=namespace.pk)
         if row.phase in (Phase.TERMINATING, Phase.DELETED):
             return row
-        before = namespace_snapshot(row)
-        row.phase = Phase.TERMINATING
-        row.next_attempt_at = None
-        row.save(update_fields=["phase", "next_attempt_at", "updated_at"])
-        audit_record(actor=actor, action="namespace.delete", target=row, team=row.team, before=before, after=namespace_snapshot(row),
-                     message=f"delete {row.name} on cluster {row.cluster.name}")
-        # A request still open (approved, never applied) will not be applied now.
-        request = _open_request(row)
-        if request is not None:
-            _request_transition(request, Request.State.FAILED, error="namespace deleted before it was applied")
-        from apps.namespaces.tasks import delete_namespace  # tasks import services; keep the cycle lazy
-
-        transaction.on_commit(lambda: delete_namespace.delay(row.pk))
+        _mark_terminating(row, actor=actor, action="namespace.delete", message=f"delete {row.name} on cluster {row.cluster.name}")
     namespace.phase = row.phase
+    return row
+
+
+def _mark_terminating(row: Namespace, *, actor, action: str, message: str, extra: dict | None = None) -> None:
+    """The one deletion transition: Terminating, audited, open request failed, delete task after commit.
+
+    Called inside the caller's transaction with ``row`` locked
+    (``select_for_update``) and known to be live, so the phase check and
+    this write are atomic: two callers racing for the same row serialise on
+    the lock and the second one sees Terminating and does nothing.
+    ``extra`` is merged into the audit row's before/after (the reaper adds
+    ``expires_at``).
+    """
+    before = {**namespace_snapshot(row), **(extra or {})}
+    row.phase = Phase.TERMINATING
+    row.next_attempt_at = None
+    row.save(update_fields=["phase", "next_attempt_at", "updated_at"])
+    audit_record(actor=actor, action=action, target=row, team=row.team, before=before,
+                 after={**namespace_snapshot(row), **(extra or {})}, message=message)
+    # A request still open (approved, never applied) will not be applied now.
+    request = _open_request(row)
+    if request is not None:
+        _request_transition(request, Request.State.FAILED, error="namespace deleted before it was applied")
+    from apps.namespaces.tasks import delete_namespace  # tasks import services; keep the cycle lazy
+
+    transaction.on_commit(lambda: delete_namespace.delay(row.pk))
+
+
+# --- TTL: the reaper and the protected flag ---------------------------------------------------
+
+
+def namespace_expire(namespace_id: int, *, now=None) -> bool:
+    """Start deleting one expired namespace (the reaper's unit of work); True if this call did.
+
+    The expiry rule is checked again on the locked row, not trusted from the
+    list the reaper selected: between the two a manager may have protected
+    the namespace, someone may have deleted it, or another reaper may have
+    got there first. Only the caller that flips it to Terminating audits
+    ``namespace.expire`` and enqueues the cluster delete, so concurrent
+    reapers delete once.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        row = Namespace.objects.select_for_update(of=("self",)).select_related("team", "cluster").filter(pk=namespace_id).first()
+        if row is None or not namespace_is_reapable(row, now):
+            return False
+        expires_at = row.expires_at.isoformat()
+        _mark_terminating(row, actor=None, action="namespace.expire", extra={"expires_at": expires_at},
+                          message=f"TTL expired at {expires_at} (grace {settings.NAMESPACE_EXPIRY_GRACE_HOURS} h): "
+                                  f"delete {row.name} on cluster {row.cluster.name}")
+    return True
+
+
+def namespaces_reap_expired(now=None) -> list[int]:
+    """The TTL reaper (hourly, celery beat): start deleting every expired namespace; returns their ids.
+
+    Expired means live, not ``protected``, and ``expires_at`` more than
+    ``NAMESPACE_EXPIRY_GRACE_HOURS`` in the past (the grace period leaves
+    time to notice the last warning and ask for an extension). Each
+    namespace goes through the same transition as a manual delete
+    (``namespace_delete``'s), with actor None and an audit row saying it
+    expired; the cluster delete then runs in the worker. Running it again,
+    or twice at once, deletes nothing twice (see ``namespace_expire``).
+    """
+    now = now or timezone.now()
+    candidates = list(namespaces_expired(now).values_list("pk", flat=True))
+    # One short transaction per namespace: a slow or failing one does not
+    # hold locks on the others, and a crash mid-way keeps what was done.
+    reaped = [pk for pk in candidates if namespace_expire(pk, now=now)]
+    if reaped:
+        log.info("reaper: %d expired namespace(s) to delete: %s", len(reaped), reaped)
+    return reaped
+
+
+def namespace_set_protected(*, actor, namespace: Namespace, protected: bool) -> Namespace:
+    """Set or clear ``protected`` (a protected namespace is never reaped, whatever its TTL).
+
+    Team managers and platform admins may; members and viewers may not.
+    A namespace already being deleted cannot be saved by protecting it any
+    more. Setting the value it already has changes and audits nothing.
+    """
+    if not can_manage_team(actor, namespace.team):
+        raise PermissionDenied(f"only managers of team {namespace.team.slug} or a platform admin can protect its namespaces")
+    with transaction.atomic():
+        # Locked so the reaper (which re-checks ``protected`` under the same
+        # lock) either sees the new value or has already started deleting.
+        row = Namespace.objects.select_for_update(of=("self",)).select_related("team", "cluster").get(pk=namespace.pk)
+        if not row.is_live:
+            raise ValidationError(f"namespace {row.name} is already being deleted")
+        if row.protected != protected:
+            before = {"protected": row.protected, "expires_at": row.expires_at.isoformat() if row.expires_at else None}
+            row.protected = protected
+            row.save(update_fields=["protected", "updated_at"])
+            audit_record(actor=actor, action="namespace.protect" if protected else "namespace.unprotect", target=row,
+                         team=row.team, before=before, after={**before, "protected": protected},
+                         message=f"{row.name} {'protected from' if protected else 'no longer protected from'} the TTL reaper")
+    namespace.protected = row.protected
     return row
 
 

@@ -72,3 +72,15 @@ def resync() -> dict:
     if any(counts.values()):
         log.info("resync: %s", counts)
     return counts
+
+
+@shared_task(bind=True, acks_late=True, name="apps.namespaces.tasks.reap_expired")
+def reap_expired(self) -> list[int]:
+    """Periodic (celery beat, hourly): start deleting expired, unprotected namespaces.
+
+    ``services.namespaces_reap_expired`` flips each to Terminating (audited
+    as ``namespace.expire``) and enqueues its cluster delete; a redelivered
+    or overlapping run finds them Terminating and does nothing more.
+    """
+    with acting_via("worker", self.request.id):
+        return services.namespaces_reap_expired()

@@ -12,4 +12,5 @@ urlpatterns = [
     path("namespaces/<int:pk>/", views.namespace_detail, name="detail"),
     path("namespaces/<int:pk>/manifests.yaml", views.namespace_manifests, name="manifests"),
     path("namespaces/<int:pk>/delete/", views.namespace_delete, name="delete"),
+    path("namespaces/<int:pk>/protect/", views.namespace_protect, name="protect"),
 ]

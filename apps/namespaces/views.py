@@ -1,5 +1,6 @@
 """Namespace pages: the "My namespaces" dashboard, the request form with live
-validation, the namespace detail with its bundle, and deletion.
+validation, the namespace detail with its bundle, deletion, and protection
+from the TTL reaper.
 
 Views only translate HTTP to selector/service calls: visibility comes from
 ``namespaces_visible_to``/``namespace_get_for_user`` (outsiders get 404) and
@@ -12,7 +13,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
@@ -24,11 +25,12 @@ from apps.core.errors import ServiceError
 from apps.core.htmx import is_htmx, render_page
 from apps.core.templatetags.portal_ui import UNSETTLED_PHASES
 from apps.namespaces.filters import NamespaceFilterSet
-from apps.namespaces.forms import QUOTA_FIELDS, NamespaceRequestForm
+from apps.namespaces.forms import QUOTA_FIELDS, NamespaceRequestForm, ProtectForm
 from apps.namespaces.manifests import to_yaml
 from apps.namespaces.models import Namespace
 from apps.namespaces.selectors import bundle_for_namespace, namespace_get_for_user, namespaces_visible_to
 from apps.namespaces.services import namespace_delete as delete_service
+from apps.namespaces.services import namespace_set_protected
 from apps.teams.selectors import can_manage_team, teams_visible_to
 
 DASHBOARD_PAGE_SIZE = 50
@@ -154,6 +156,8 @@ def namespace_detail(request, pk: int):
         "objects": objects,
         "yaml": to_yaml(objects),
         "can_delete": _can_delete(request.user, namespace),
+        # Same rule as deleting: whoever may delete it may exempt it from the reaper.
+        "can_protect": _can_delete(request.user, namespace),
         "origin_request": namespace.requests.order_by("created_at", "id").first(),
     })
     return render_page(request, "namespaces/detail.html", context)
@@ -183,6 +187,27 @@ def namespace_delete(request, pk: int):
             messages.success(request, f'Namespace "{namespace.name}" is being deleted from cluster {namespace.cluster.name}.')
         return redirect(reverse("namespaces:detail", args=[namespace.pk]))
     return render_page(request, "namespaces/confirm_delete.html", {"namespace": namespace})
+
+
+@login_required
+@require_POST
+def namespace_protect(request, pk: int):
+    """Set or clear the ``protected`` flag (never reaped) through ``namespace_set_protected``."""
+    namespace = namespace_get_for_user(request.user, pk)
+    form = ProtectForm(request.POST)
+    if not form.is_valid():
+        return HttpResponseBadRequest("protected must be true or false")
+    protected = form.cleaned_data["protected"]
+    try:
+        namespace_set_protected(actor=request.user, namespace=namespace, protected=protected)
+    except (PermissionDenied, ServiceError, ValidationError) as exc:
+        messages.error(request, _message(exc))
+    else:
+        if protected:
+            messages.success(request, f'Namespace "{namespace.name}" is protected: the TTL reaper will not delete it.')
+        else:
+            messages.success(request, f'Namespace "{namespace.name}" is no longer protected: it is deleted when its TTL expires.')
+    return redirect(reverse("namespaces:detail", args=[namespace.pk]))
 
 
 def _message(exc: Exception) -> str:
