@@ -152,7 +152,7 @@ def _duration(delta: timedelta) -> str:
     minutes = int(delta.total_seconds() // 60)
     if minutes < 60:
         return f"{max(minutes, 1)} min"
-    if minutes < EXPIRY_WARNING_HOURS * 60:
+    if minutes <= EXPIRY_WARNING_HOURS * 60:
         return f"{minutes // 60} h"
     return f"{minutes // (24 * 60)} d"
 
