@@ -133,11 +133,24 @@ def _request_transition(request: Request, state: str, *, error: str = "") -> Non
 
 # --- Phase transitions (each in its own short transaction) ------------------------------------
 
+_GONE = (Phase.TERMINATING, Phase.DELETED)
+
+
+class _DeletedMeanwhile(Exception):
+    """The namespace started terminating while a reconcile held its claim.
+
+    ``namespace_delete`` does not wait for the claim (a manager's delete must
+    not block on a slow cluster), so every transition re-checks the locked
+    row: deletion wins, the reconcile lets go and stops.
+    """
+
 
 def _start_attempt(namespace: Namespace, token: str) -> None:
     """Provisioning, one more attempt, the request applying: visible before we call the cluster."""
     with transaction.atomic():
         row = Namespace.objects.select_for_update().get(pk=namespace.pk)
+        if row.phase in _GONE:
+            raise _DeletedMeanwhile
         before = namespace_snapshot(row)
         # attempts counts tries since the last success.
         row.attempts = 1 if row.phase in (Phase.READY, Phase.PENDING) else row.attempts + 1
@@ -159,6 +172,8 @@ def _finish_ready(namespace: Namespace, token: str, desired_hash: str, quota_sta
         row = Namespace.objects.select_for_update().filter(pk=namespace.pk, claimed_by=token).first()
         if row is None:
             return False
+        if row.phase in _GONE:
+            raise _DeletedMeanwhile
         before = namespace_snapshot(row)
         was = row.phase
         row.phase = Phase.READY
@@ -195,6 +210,8 @@ def _finish_error(namespace: Namespace, token: str, exc: ClusterError) -> Reconc
         row = Namespace.objects.select_for_update().filter(pk=namespace.pk, claimed_by=token).first()
         if row is None:
             return ReconcileResult("busy", "claim lost while applying")
+        if row.phase in _GONE:
+            raise _DeletedMeanwhile
         before = namespace_snapshot(row)
         row.last_error = message
         row.claimed_until, row.claimed_by = None, ""
@@ -340,7 +357,14 @@ def namespace_reconcile(namespace_id: int, *, token: str | None = None, check_dr
             return ReconcileResult("busy", "claim lost while applying")
         return ReconcileResult("repaired" if drift else "applied", pruned=pruned, drift=drift)
     except ClusterError as exc:
-        return _finish_error(namespace, token, exc)
+        try:
+            return _finish_error(namespace, token, exc)
+        except _DeletedMeanwhile:
+            namespace_release(namespace_id, token)
+            return ReconcileResult("gone")
+    except _DeletedMeanwhile:
+        namespace_release(namespace_id, token)
+        return ReconcileResult("gone")
     except BaseException:
         # A bug or the database going away: let go so the resync can retry,
         # and let the error surface in the worker's log.

@@ -431,3 +431,45 @@ def test_health_task_records_health_and_version(kubesim_cluster, eager):
     assert check_all_health.delay().get() == 1
     cluster.refresh_from_db()
     assert cluster.health == Cluster.Health.HEALTHY and cluster.server_version.startswith("v1.") and cluster.health_message == ""
+
+
+def test_a_delete_while_the_reconcile_applies_wins(kubesim_cluster, approve, manager, monkeypatch, django_capture_on_commit_callbacks):
+    """namespace_delete does not wait for the reconcile's claim; the reconcile must not turn Terminating back into Ready."""
+    handle, cluster = kubesim_cluster
+    namespace = approve(cluster)
+    real_apply = services.kube.apply
+
+    def apply_then_someone_deletes(cluster_, objects):
+        real_apply(cluster_, objects)
+        with django_capture_on_commit_callbacks(execute=False):
+            services.namespace_delete(actor=manager, namespace=Namespace.objects.get(pk=namespace.pk))
+
+    monkeypatch.setattr(services.kube, "apply", apply_then_someone_deletes)
+
+    result = services.namespace_reconcile(namespace.pk)
+
+    namespace.refresh_from_db()
+    assert result.outcome == "gone"
+    assert namespace.phase == Phase.TERMINATING
+    assert namespace.claimed_by == "" and namespace.claimed_until is None  # the delete task can take it now
+    assert not AuditEvent.objects.filter(action="namespace.ready", target_id=str(namespace.pk)).exists()
+
+
+def test_a_delete_before_the_first_attempt_stops_the_reconcile(kubesim_cluster, approve, manager, monkeypatch, django_capture_on_commit_callbacks):
+    handle, cluster = kubesim_cluster
+    namespace = approve(cluster)
+    real_bundle = services.bundle_for_namespace
+
+    def bundle_then_someone_deletes(ns):
+        objects = real_bundle(ns)
+        with django_capture_on_commit_callbacks(execute=False):
+            services.namespace_delete(actor=manager, namespace=Namespace.objects.get(pk=namespace.pk))
+        return objects
+
+    monkeypatch.setattr(services, "bundle_for_namespace", bundle_then_someone_deletes)
+    handle.request_log.clear()
+
+    assert services.namespace_reconcile(namespace.pk).outcome == "gone"
+    namespace.refresh_from_db()
+    assert namespace.phase == Phase.TERMINATING
+    assert handle.request_log.writes() == []  # nothing was applied to a namespace being deleted
