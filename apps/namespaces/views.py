@@ -37,6 +37,9 @@ DASHBOARD_PAGE_SIZE = 50
 MY_REQUESTS_SHOWN = 10
 # Request states that still move without a human (worth polling for).
 _MOVING_REQUEST_STATES = ("approved", "applying")
+# Polling intervals: fast while the worker is at it, slow while a request
+# waits for a manager (that can take hours; the page should still notice).
+_POLL_MOVING, _POLL_WAITING = "2s", "15s"
 
 
 @login_required
@@ -44,10 +47,11 @@ _MOVING_REQUEST_STATES = ("approved", "applying")
 def dashboard(request):
     """The user's teams' namespaces with live phase badges, and their latest requests.
 
-    The ``live`` partial polls itself only while something is still moving
-    (a namespace Pending/Provisioning/Terminating or a request being applied);
-    once everything has settled the partial comes back without ``hx-trigger``
-    and the polling stops.
+    The ``live`` partial polls itself only while something can still change:
+    every 2 s while a namespace is Pending/Provisioning/Terminating or a
+    request is being applied, every 15 s while one of the user's requests
+    waits for a decision. Once everything has settled the partial comes back
+    without ``hx-trigger`` and the polling stops.
     """
     filterset = NamespaceFilterSet(request.GET, queryset=namespaces_visible_to(request.user).order_by("team__slug", "name"))
     namespaces = filterset.qs
@@ -56,10 +60,12 @@ def dashboard(request):
         namespaces = namespaces.exclude(phase=Namespace.Phase.DELETED)
     page = Paginator(namespaces, DASHBOARD_PAGE_SIZE).get_page(request.GET.get("page"))
     my_requests = list(requests_visible_to(request.user).filter(requester=request.user).order_by("-created_at", "-id")[:MY_REQUESTS_SHOWN])
-    polling = any(ns.phase in UNSETTLED_PHASES for ns in page) or any(
+    moving = any(ns.phase in UNSETTLED_PHASES for ns in page) or any(
         r.state in _MOVING_REQUEST_STATES or (r.namespace_id and r.namespace.phase in UNSETTLED_PHASES) for r in my_requests
     )
-    context = {"filterset": filterset, "page": page, "my_requests": my_requests, "polling": polling}
+    waiting = any(r.state == "submitted" for r in my_requests)
+    poll_every = _POLL_MOVING if moving else _POLL_WAITING if waiting else ""
+    context = {"filterset": filterset, "page": page, "my_requests": my_requests, "polling": bool(poll_every), "poll_every": poll_every}
     if not is_htmx(request):
         # Only the full page has the filter bar; polls skip this query.
         context["teams"] = list(teams_visible_to(request.user).values_list("slug", flat=True))

@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 
 from apps.approvals.models import Request
+from apps.approvals.services import request_reject
 from apps.audit.models import AuditEvent
 from apps.namespaces.models import Namespace
 from apps.teams.models import Membership
@@ -67,6 +68,14 @@ def test_dashboard_polls_only_while_something_is_moving(client_for, member, team
     settled = c.get(reverse("namespaces:dashboard"), HTTP_HX_REQUEST="true").content.decode()
     assert "hx-trigger" not in settled
     assert 'data-phase="Ready"' in settled
+
+
+def test_dashboard_polls_slowly_while_my_request_waits_for_a_decision(client_for, member, manager, team, dev):
+    request = make_request(team, member, dev, "payments-new")
+    c = client_for(member)
+    assert 'hx-trigger="every 15s"' in c.get(reverse("namespaces:dashboard")).content.decode()
+    request_reject(actor=manager, request=request, reason="no")
+    assert "hx-trigger" not in c.get(reverse("namespaces:dashboard"), HTTP_HX_REQUEST="true").content.decode()
 
 
 def test_dashboard_lists_my_requests(client_for, member, manager, team, dev):
