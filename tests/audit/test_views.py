@@ -93,3 +93,14 @@ def test_audit_query_count_does_not_grow(client_for, auditor, team, member, djan
     c = client_for(auditor)
     with django_assert_max_num_queries(7):
         assert c.get(reverse("audit:list")).status_code == 200
+
+
+def test_pages_of_history_keep_the_filters(client_for, admin_user, team):
+    for i in range(60):
+        audit_record(actor=admin_user, action="team.touch", target=team, team=team, message=str(i))
+    c = client_for(admin_user)
+    first = c.get(reverse("audit:list"), {"action": "team.touch"}).content.decode()
+    assert "Page 1 of 2" in first
+    assert "?action=team.touch&amp;page=2" in first and "Older" in first and "Newer" not in first
+    second = c.get(reverse("audit:list"), {"action": "team.touch", "page": 2}).content.decode()
+    assert "Page 2 of 2" in second and "Newer" in second and "Older" not in second
