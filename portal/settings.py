@@ -193,6 +193,8 @@ SPECTACULAR_SETTINGS = {
     # namespace's pod_security_level and a cluster's default_pod_security).
     "ENUM_NAME_OVERRIDES": {
         "PodSecurityLevelEnum": "apps.clusters.models.PodSecurityLevel",
+        # A team role: teams list, members list and the member add/role bodies.
+        "MembershipRoleEnum": "apps.teams.models.Membership.Role",
     },
 }
 

@@ -28,11 +28,16 @@ def _resync_team_namespaces(team: Team) -> None:
     transaction.on_commit(lambda: reconcile_team.delay(team.pk))
 
 
-def membership_add(*, actor, team: Team, user, role: str = Membership.Role.MEMBER) -> Membership:
+def membership_add(*, actor, team: Team, user, role: str = Membership.Role.MEMBER,
+                   change_existing: bool = True) -> Membership:
     """Add ``user`` to ``team`` (or change their role); bindings follow on every cluster.
 
     ``actor`` must manage the team (or be a platform admin); ``None`` is the
-    system itself (seed command).
+    system itself (seed command). With ``change_existing=False`` (the REST
+    API, where creating and changing are different verbs) someone already in
+    the team is a ``ValidationError`` on ``user`` instead of a role change;
+    the check runs under the team lock, so two concurrent adds cannot both
+    pass it.
     """
     if role not in Membership.Role.values:
         raise ValidationError({"role": [f"must be one of {', '.join(Membership.Role.values)}"]})
@@ -40,7 +45,11 @@ def membership_add(*, actor, team: Team, user, role: str = Membership.Role.MEMBE
         raise ValidationError({"user": [f"{user.get_username()} is deactivated"]})
     with transaction.atomic():
         _require_manager(actor, team)
+        _lock_team(team.pk)
         existing = Membership.objects.select_for_update().filter(team=team, user=user).first()
+        if existing is not None and not change_existing:
+            raise ValidationError({"user": [f"{user.get_username()} is already {existing.role} of {team.slug}; "
+                                            "change their role instead"]})
         if existing is not None:
             # Same rules as a role change (the last manager stays a manager).
             return membership_change_role(actor=actor, membership=existing, role=role)
@@ -59,6 +68,18 @@ def _require_manager(actor, team: Team) -> None:
         raise PermissionDenied(f"only managers of team {team.slug} or a platform admin can change its members")
 
 
+def _lock_team(team_id: int) -> None:
+    """Serialise membership changes of one team until the transaction ends.
+
+    Row locks on memberships alone are not enough: two managers demoting each
+    other each lock only their own row, both see "another manager exists" and
+    the team ends up with none; two adds of the same newcomer both find no row
+    and one dies on the unique constraint. Every writer takes the team row
+    first (always before membership rows, so the lock order is fixed).
+    """
+    list(Team.objects.select_for_update().filter(pk=team_id).values_list("pk", flat=True))
+
+
 def _other_managers(membership: Membership) -> bool:
     return Membership.objects.filter(team_id=membership.team_id, role=Membership.Role.MANAGER).exclude(pk=membership.pk).exists()
 
@@ -72,6 +93,7 @@ def membership_change_role(*, actor, membership: Membership, role: str) -> Membe
     if role not in Membership.Role.values:
         raise ValidationError({"role": [f"must be one of {', '.join(Membership.Role.values)}"]})
     with transaction.atomic():
+        _lock_team(membership.team_id)
         membership = Membership.objects.select_for_update().select_related("team", "user").get(pk=membership.pk)
         _require_manager(actor, membership.team)
         if membership.role == role:
@@ -95,6 +117,7 @@ def membership_remove(*, actor, membership: Membership) -> None:
     Members may also leave on their own.
     """
     with transaction.atomic():
+        _lock_team(membership.team_id)
         membership = Membership.objects.select_for_update().select_related("team", "user").get(pk=membership.pk)
         if actor is None or actor.pk != membership.user_id:
             _require_manager(actor, membership.team)
