@@ -64,6 +64,18 @@ class MemberRoleInputSerializer(StrictInputSerializer):
 
     role = serializers.ChoiceField(choices=Membership.Role.choices, help_text="The new role")
 
+    # The one field *is* the change, so it stays required even on PATCH: an
+    # empty body is a client mistake, not a no-op. drf-spectacular marks PATCH
+    # bodies partial by setting this attribute; pinning it keeps the schema
+    # saying what the view does.
+    @property
+    def partial(self) -> bool:
+        return False
+
+    @partial.setter
+    def partial(self, value) -> None:
+        pass
+
 
 # --- users (``/api/v1/users/{username}/deactivate/``) ---------------------------------------
 
