@@ -17,7 +17,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from rest_framework.test import APIClient
 
 from apps.accounts.models import User
@@ -244,6 +244,10 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield b
         b.close()
+        # ORM calls made while Playwright's event loop runs in this thread get
+        # their own connection (Django keeps connections per async context);
+        # close it here, or the test database cannot be dropped at the end.
+        connections.close_all()
 
 
 @pytest.fixture(scope="session")
