@@ -492,7 +492,45 @@ def _resolve(schema: dict, defs: dict) -> dict:
     return schema
 
 
-def _walk_unknown(value, schema: dict, path: str, defs: dict, out: list[str]) -> None:
+class _DecoderPaths:
+    """Field paths as the apiserver's strict decoder spells them: ``spec.containers[0].foo``, ``spec.hard[cpu]``."""
+
+    @staticmethod
+    def field(path: str, key: str) -> str:
+        return f"{path}.{key}" if path else key
+
+    @staticmethod
+    def map_entry(path: str, key: str) -> str:
+        return f"{path}[{key}]" if path else key
+
+    @staticmethod
+    def list_item(path: str, index: int, item, schema: dict) -> str:
+        return f"{path}[{index}]"
+
+
+class _SmdPaths:
+    """structured-merge-diff's spelling, used by server-side apply: ``.spec.containers[name="c"].foo``."""
+
+    @staticmethod
+    def field(path: str, key: str) -> str:
+        return f"{path}.{key}"
+
+    map_entry = field  # map entries are fields in SMD
+
+    @staticmethod
+    def list_item(path: str, index: int, item, schema: dict) -> str:
+        list_type = schema.get("x-kubernetes-list-type")
+        keys = schema.get("x-kubernetes-list-map-keys") or []
+        element = None
+        if list_type == "map" and keys:
+            element = _smd_key(item, keys)
+        elif list_type == "set":
+            element = f"[={json.dumps(item, separators=(',', ':'))}]"
+        return path + (element or f"[{index}]")
+
+
+def _walk_undeclared(value, schema: dict, path: str, defs: dict, out: list[str], paths=_DecoderPaths) -> None:
+    """Append to ``out`` the path (spelled by ``paths``) of every field of ``value`` that ``schema`` does not declare."""
     schema = _resolve(schema, defs)
     if schema.get("x-kubernetes-preserve-unknown-fields"):
         return
@@ -502,19 +540,19 @@ def _walk_unknown(value, schema: dict, path: str, defs: dict, out: list[str]) ->
         if properties is not None:
             for key in value:
                 sub = properties.get(key)
-                child = f"{path}.{key}" if path else key
+                child = paths.field(path, key)
                 if sub is None:
                     out.append(child)
                 else:
-                    _walk_unknown(value[key], sub, child, defs, out)
+                    _walk_undeclared(value[key], sub, child, defs, out, paths)
         elif isinstance(additional, dict):
             for key, item in value.items():
-                _walk_unknown(item, additional, f"{path}[{key}]" if path else key, defs, out)
+                _walk_undeclared(item, additional, paths.map_entry(path, key), defs, out, paths)
     elif isinstance(value, list):
         items = schema.get("items")
         if isinstance(items, dict):
             for index, item in enumerate(value):
-                _walk_unknown(item, items, f"{path}[{index}]", defs, out)
+                _walk_undeclared(item, items, paths.list_item(path, index, item, schema), defs, out, paths)
 
 
 def unknown_fields(rt: ResourceType, obj: dict) -> list[str]:
@@ -530,7 +568,7 @@ def unknown_fields(rt: ResourceType, obj: dict) -> list[str]:
         return []
     defs = definitions()
     out: list[str] = []
-    _walk_unknown(obj, schema, "", defs, out)
+    _walk_undeclared(obj, schema, "", defs, out)
     return out
 
 
@@ -554,7 +592,7 @@ def strict_decoding_error(rt: ResourceType, obj: dict) -> errors.StatusError | N
 
 
 def _prune(value, schema: dict, defs: dict) -> None:
-    """Delete, in place, the fields ``schema`` does not declare (mirrors :func:`_walk_unknown`)."""
+    """Delete, in place, the fields ``schema`` does not declare (mirrors :func:`_walk_undeclared`)."""
     schema = _resolve(schema, defs)
     if schema.get("x-kubernetes-preserve-unknown-fields"):
         return
@@ -594,39 +632,6 @@ def _smd_key(item: dict, keys: list[str]) -> str | None:
     return "[" + ",".join(f"{k}={json.dumps(item[k], separators=(',', ':'))}" for k in keys) + "]"
 
 
-def _walk_undeclared(value, schema: dict, path: str, defs: dict, out: list[str]) -> None:
-    """Like :func:`_walk_unknown` but with structured-merge-diff paths (``.spec.containers[name="c"].foo``)."""
-    schema = _resolve(schema, defs)
-    if schema.get("x-kubernetes-preserve-unknown-fields"):
-        return
-    if isinstance(value, dict):
-        properties = schema.get("properties")
-        additional = schema.get("additionalProperties")
-        if properties is not None:
-            for key in value:
-                sub = properties.get(key)
-                if sub is None:
-                    out.append(f"{path}.{key}")
-                else:
-                    _walk_undeclared(value[key], sub, f"{path}.{key}", defs, out)
-        elif isinstance(additional, dict):
-            for key, item in value.items():
-                _walk_undeclared(item, additional, f"{path}.{key}", defs, out)  # map entries are fields in SMD
-    elif isinstance(value, list):
-        items = schema.get("items")
-        if not isinstance(items, dict):
-            return
-        list_type = schema.get("x-kubernetes-list-type")
-        keys = schema.get("x-kubernetes-list-map-keys") or []
-        for index, item in enumerate(value):
-            element = None
-            if list_type == "map" and keys:
-                element = _smd_key(item, keys)
-            elif list_type == "set":
-                element = f"[={json.dumps(item, separators=(',', ':'))}]"
-            _walk_undeclared(item, items, path + (element or f"[{index}]"), defs, out)
-
-
 def apply_schema_error(rt: ResourceType, obj: dict) -> errors.StatusError | None:
     """The error server-side apply gives for fields the schema does not declare (None if all are declared).
 
@@ -641,7 +646,7 @@ def apply_schema_error(rt: ResourceType, obj: dict) -> errors.StatusError | None
     if schema is None or not isinstance(obj, dict):
         return None
     paths: list[str] = []
-    _walk_undeclared(obj, schema, "", definitions(), paths)
+    _walk_undeclared(obj, schema, "", definitions(), paths, _SmdPaths)
     if not paths:
         return None
     problems = [f"{p}: field not declared in schema" for p in paths]
