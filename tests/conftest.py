@@ -42,33 +42,31 @@ def other_team(db) -> Team:
     return Team.objects.create(slug="search", name="Search", contact="#search")
 
 
+def make_member(username: str, team: Team, role: str) -> User:
+    user = make_user(username)
+    Membership.objects.create(user=user, team=team, role=role)
+    return user
+
+
 @pytest.fixture
 def member(team) -> User:
-    user = make_user("alice")
-    Membership.objects.create(user=user, team=team, role=Membership.Role.MEMBER)
-    return user
+    return make_member("alice", team, Membership.Role.MEMBER)
 
 
 @pytest.fixture
 def manager(team) -> User:
-    user = make_user("bob")
-    Membership.objects.create(user=user, team=team, role=Membership.Role.MANAGER)
-    return user
+    return make_member("bob", team, Membership.Role.MANAGER)
 
 
 @pytest.fixture
 def viewer(team) -> User:
-    user = make_user("victor")
-    Membership.objects.create(user=user, team=team, role=Membership.Role.VIEWER)
-    return user
+    return make_member("victor", team, Membership.Role.VIEWER)
 
 
 @pytest.fixture
 def outsider(other_team) -> User:
-    """A user in another team: sees nothing of ``team``."""
-    user = make_user("mallory")
-    Membership.objects.create(user=user, team=other_team, role=Membership.Role.MANAGER)
-    return user
+    """A manager of another team: sees nothing of ``team``."""
+    return make_member("mallory", other_team, Membership.Role.MANAGER)
 
 
 @pytest.fixture
