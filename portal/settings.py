@@ -159,6 +159,23 @@ PORTAL_LABEL_DOMAIN = env("PORTAL_LABEL_DOMAIN", "portal.platform.io")
 CLUSTER_USER_PREFIX = env("CLUSTER_USER_PREFIX", "portal:")
 RECONCILE_MAX_BACKOFF_SECONDS = env_int("RECONCILE_MAX_BACKOFF_SECONDS", 300)
 
+
+def _own_namespace() -> str:
+    """The namespace the portal runs in: its ServiceAccount's, when it runs in a pod."""
+    try:
+        return Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace").read_text().strip()
+    except OSError:
+        return ""
+
+
+# The namespace holding the portal's own ServiceAccount on the clusters it
+# manages (deploy/kubernetes/portal-rbac.yaml). Each cluster's is also
+# detected from the credentials it was registered with (SelfSubjectReview).
+PORTAL_NAMESPACE = env("PORTAL_NAMESPACE", "") or _own_namespace() or "platform-portal"
+# Namespace names never handed to a team, on any cluster (shell-style
+# patterns): the cluster's own, the portal's, and whatever the platform adds.
+RESERVED_NAMESPACES = ["default", "kube-*", "openshift-*", PORTAL_NAMESPACE, *env_list("RESERVED_NAMESPACES", [])]
+
 # Kubeconfig certificates (issue 4): default lifetime and the admin-set cap.
 KUBECONFIG_CERT_SECONDS = env_int("KUBECONFIG_CERT_SECONDS", 24 * 3600)
 KUBECONFIG_CERT_MAX_SECONDS = env_int("KUBECONFIG_CERT_MAX_SECONDS", 7 * 24 * 3600)

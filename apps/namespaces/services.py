@@ -40,6 +40,7 @@ from apps.core.errors import ClusterError
 from apps.namespaces import manifests
 from apps.namespaces.models import Namespace
 from apps.namespaces.selectors import bundle_for_namespace, namespace_is_reapable, namespaces_expired
+from apps.namespaces.validators import reserved_pattern
 from apps.teams.selectors import can_manage_team
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,55 @@ def namespace_snapshot(namespace: Namespace) -> dict:
     """What the audit log keeps of a namespace's reconcile state."""
     return {"phase": namespace.phase, "attempts": namespace.attempts, "last_error": namespace.last_error,
             "observed_hash": namespace.observed_hash}
+
+
+# --- Ownership ---------------------------------------------------------------------
+
+
+def namespace_ownership(namespace: Namespace) -> kube.Ownership:
+    """How the gateway recognises ``namespace``'s object on the cluster as the portal's own."""
+    labels, annotations = manifests.ownership_mark(namespace)
+    return kube.Ownership(labels=labels, annotations=annotations, uid=namespace.cluster_uid, adopted=namespace.adopted)
+
+
+class _Reserved(ClusterError):
+    pass
+
+
+def _refuse_reserved(namespace: Namespace) -> None:
+    """Reserved names are never written or deleted, even by a row that predates the reservation."""
+    pattern = reserved_pattern(namespace.name, namespace.cluster)
+    if pattern is not None:
+        raise _Reserved(f"{namespace.cluster.name}: namespace {namespace.name} is reserved ({pattern}); "
+                        "the portal never writes to it", retryable=False)
+
+
+def namespace_name_problem_on_cluster(cluster, name: str) -> str | None:
+    """Why ``name`` cannot be given to a team on ``cluster`` as things stand there, or None.
+
+    One GET: a namespace of that name must not exist (the portal never adopts
+    one through a team's request). An unreachable cluster is not a reason to
+    refuse: the reconcile checks again right before it writes anything.
+    """
+    try:
+        live = kube.get_object(cluster, "v1", "Namespace", name)
+    except ClusterError as exc:
+        log.warning("cannot check whether namespace %s exists on %s: %s", name, cluster.name, exc)
+        return None
+    if live is None:
+        return None
+    annotations = (live.get("metadata") or {}).get("annotations") or {}
+    ours = annotations.get(manifests.key("namespace-id"))
+    if ours and Namespace.objects.filter(cluster=cluster, uid=_uuid_or_none(ours), phase=Phase.DELETED).exists():
+        return f'"{name}" is still being deleted on cluster {cluster.name}; try again when it is gone'
+    return f'namespace "{name}" exists on the cluster and is not managed by the portal'
+
+
+def _uuid_or_none(value: str):
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
 
 
 # --- Claiming ----------------------------------------------------------------------
@@ -165,7 +215,8 @@ def _start_attempt(namespace: Namespace, token: str) -> None:
     namespace.attempts, namespace.phase = row.attempts, row.phase
 
 
-def _finish_ready(namespace: Namespace, token: str, desired_hash: str, quota_status: dict | None, *, drift: list[str]) -> bool:
+def _finish_ready(namespace: Namespace, token: str, desired_hash: str, quota_status: dict | None, *, drift: list[str],
+                  cluster_uid: str) -> bool:
     """Ready with the applied hash; the request done. False if we lost the claim meanwhile."""
     now = timezone.now()
     with transaction.atomic():
@@ -182,7 +233,9 @@ def _finish_ready(namespace: Namespace, token: str, desired_hash: str, quota_sta
         row.next_attempt_at = None
         row.applied_at = now
         row.claimed_until, row.claimed_by = None, ""
-        fields = ["phase", "observed_hash", "last_error", "next_attempt_at", "applied_at", "claimed_until", "claimed_by", "updated_at"]
+        row.cluster_uid = cluster_uid
+        fields = ["phase", "observed_hash", "last_error", "next_attempt_at", "applied_at", "claimed_until", "claimed_by",
+                  "cluster_uid", "updated_at"]
         if quota_status is not None:
             row.quota_used, row.quota_observed_at = quota_status.get("used", {}), now
             fields += ["quota_used", "quota_observed_at"]
@@ -350,10 +403,11 @@ def namespace_reconcile(namespace_id: int, *, token: str | None = None, check_dr
                 return ReconcileResult("unchanged")
             log.warning("namespace %s drifted on %s: %s", namespace.name, namespace.cluster.name, ", ".join(drift))
         _start_attempt(namespace, token)
-        kube.apply(namespace.cluster, objects)
+        _refuse_reserved(namespace)
+        applied = kube.apply(namespace.cluster, objects, ownership=namespace_ownership(namespace))
         pruned = _prune_role_bindings(namespace, objects)
         quota_status = _read_quota(namespace)
-        if not _finish_ready(namespace, token, desired_hash, quota_status, drift=drift):
+        if not _finish_ready(namespace, token, desired_hash, quota_status, drift=drift, cluster_uid=applied.namespace_uid):
             return ReconcileResult("busy", "claim lost while applying")
         return ReconcileResult("repaired" if drift else "applied", pruned=pruned, drift=drift)
     except ClusterError as exc:
@@ -499,15 +553,16 @@ def namespace_finalize_delete(namespace_id: int, *, token: str | None = None) ->
         phase = Namespace.objects.filter(pk=namespace_id).values_list("phase", flat=True).first()
         return ReconcileResult("gone" if phase in (None, Phase.DELETED) else "busy")
     namespace = Namespace.objects.select_related("cluster", "team").get(pk=namespace_id)
+    # Not the portal's to delete (a reserved name, someone else's namespace
+    # of that name): the record is closed and the cluster left alone.
+    left_alone = ""
     try:
-        kube.delete_namespace(namespace.cluster, namespace.name)
+        _refuse_reserved(namespace)
+        kube.delete_namespace(namespace.cluster, namespace.name, ownership=namespace_ownership(namespace))
+    except (kube.NotOwnedError, _Reserved) as exc:
+        left_alone = str(exc)
     except ClusterError as exc:
-        delay = backoff_seconds(namespace.attempts + 1)
-        Namespace.objects.filter(pk=namespace_id, claimed_by=token).update(
-            last_error=str(exc), attempts=namespace.attempts + 1, claimed_until=None, claimed_by="",
-            next_attempt_at=timezone.now() + timedelta(seconds=delay) if exc.retryable else None,
-        )
-        return ReconcileResult("retry" if exc.retryable else "failed", str(exc), retry_in=delay if exc.retryable else None)
+        return _delete_retry_later(namespace, token, exc)
     except BaseException:
         namespace_release(namespace_id, token)
         raise
@@ -518,13 +573,25 @@ def namespace_finalize_delete(namespace_id: int, *, token: str | None = None) ->
         before = namespace_snapshot(row)
         row.phase = Phase.DELETED
         row.deleted_at = timezone.now()
-        row.last_error = ""
+        row.last_error = left_alone
         row.next_attempt_at = None
         row.claimed_until, row.claimed_by = None, ""
         row.save(update_fields=["phase", "deleted_at", "last_error", "next_attempt_at", "claimed_until", "claimed_by", "updated_at"])
+        message = (f"deleted in the portal only; nothing was deleted on cluster {row.cluster.name}: {left_alone}" if left_alone
+                   else f"deleted on cluster {row.cluster.name}")
         audit_record(actor=None, action="namespace.deleted", target=row, team=row.team, before=before, after=namespace_snapshot(row),
-                     message=f"deleted on cluster {row.cluster.name}")
-    return ReconcileResult("applied")
+                     message=message)
+    return ReconcileResult("applied", left_alone)
+
+
+def _delete_retry_later(namespace: Namespace, token: str, exc: ClusterError) -> ReconcileResult:
+    """The delete failed: Terminating still, with the error; retried later unless the cluster refused it."""
+    delay = backoff_seconds(namespace.attempts + 1)
+    Namespace.objects.filter(pk=namespace.pk, claimed_by=token).update(
+        last_error=str(exc), attempts=namespace.attempts + 1, claimed_until=None, claimed_by="",
+        next_attempt_at=timezone.now() + timedelta(seconds=delay) if exc.retryable else None,
+    )
+    return ReconcileResult("retry" if exc.retryable else "failed", str(exc), retry_in=delay if exc.retryable else None)
 
 
 def namespaces_to_resync(now=None) -> dict[str, list[int]]:

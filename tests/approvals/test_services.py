@@ -110,7 +110,7 @@ def test_manager_approves_and_the_namespace_row_appears(member, manager, team, d
     assert namespace.owner == member and namespace.quota == QUOTA
     assert namespace.expires_at is not None
     assert approved.namespace == namespace
-    assert list(AuditEvent.objects.filter(target_id=str(request.pk)).values_list("action", flat=True)) == ["request.approve", "request.submit"]
+    assert list(AuditEvent.objects.filter(target_type="approvals.request", target_id=str(request.pk)).values_list("action", flat=True)) == ["request.approve", "request.submit"]
 
 
 def test_requester_cannot_decide_their_own_request(manager, team, demo_cluster):
