@@ -156,6 +156,8 @@ class RequestLogEntry:
     namespace: str = ""
     duration: float = 0.0
     query: str = ""
+    name: str = ""  # the object addressed, or created (a POST to a collection names it in the body)
+    user_agent: str = ""
 
     @property
     def is_write(self) -> bool:

@@ -576,7 +576,8 @@ class _Handler(BaseHTTPRequestHandler):
             api.request_log.record(
                 user=self._user.name if self._user else "", verb=info.verb, method=self.command, path=info.path,
                 status=code, resource=info.resource, subresource=info.subresource, namespace=info.namespace,
-                duration=time.monotonic() - self._started, query=self._query)
+                duration=time.monotonic() - self._started, query=self._query, name=info.name,
+                user_agent=self.headers.get("User-Agent", ""))
 
     def _send_raw(self, code: int, data: bytes, content_type: str, headers: dict | None = None) -> None:
         self._record(code)
@@ -1019,6 +1020,8 @@ class Request:
     def create(self, rt: ResourceType) -> None:
         self._reject_unknown_query()
         obj = self._body_object(rt)
+        if isinstance(obj.get("metadata"), dict) and isinstance(obj["metadata"].get("name"), str):
+            self.info.name = self.info.name or obj["metadata"]["name"]  # for the request log
         self._check_fields(rt, obj)
         dry_run = _dry_run(self.query)
         validation.apply_generate_name(obj)
