@@ -170,6 +170,12 @@ def wait_for(predicate, timeout: float = 15.0, interval: float = 0.05, message: 
 # deploy/kubernetes/portal-rbac.yaml (least privilege, not cluster-admin).
 
 from kubesim.pytest_plugin import kubesim  # noqa: E402,F401  (the fresh-per-test kubesim fixture)
+from tests.ownership_guard import portal_writes_only_where_owned  # noqa: E402,F401  (checks every test's kubesim log)
+from tests.ownership_guard import summary as _ownership_summary  # noqa: E402
+
+
+def pytest_terminal_summary(terminalreporter):
+    _ownership_summary(terminalreporter)
 
 PORTAL_RBAC = ROOT / "deploy" / "kubernetes" / "portal-rbac.yaml"
 PORTAL_SA = ("platform-portal", "portal")

@@ -39,8 +39,8 @@ from apps.core import quantities
 from apps.core.errors import ClusterError
 from apps.namespaces import manifests
 from apps.namespaces.models import Namespace
-from apps.namespaces.selectors import bundle_for_namespace, namespace_is_reapable, namespaces_expired
-from apps.namespaces.validators import reserved_pattern
+from apps.namespaces.selectors import bundle_for_namespace, namespace_is_reapable, namespaces_expired, team_memberships_for_bundle
+from apps.namespaces.validators import reserved_pattern, validate_namespace_name_on
 from apps.teams.selectors import can_manage_team
 
 log = logging.getLogger(__name__)
@@ -129,6 +129,92 @@ def _uuid_or_none(value: str):
         return uuid.UUID(value)
     except ValueError:
         return None
+
+
+# --- Adoption: the one way an existing namespace becomes the portal's -----------------------------
+
+
+@dataclass
+class AdoptionPreview:
+    """What adopting would do: the live namespace as it is now and the bundle the portal would apply."""
+
+    cluster_uid: str
+    live_labels: dict
+    created_at: str
+    objects: list[dict]
+
+
+def _adoption_target(*, actor, cluster, name: str, team) -> tuple[dict, Namespace]:
+    """Checks shared by preview and adopt: (live namespace, unsaved row that would manage it)."""
+    if actor is None or not actor.is_platform_admin:
+        raise PermissionDenied("only platform admins can adopt an existing namespace")
+    try:
+        validate_namespace_name_on(name, cluster)
+    except ValidationError as exc:
+        raise ValidationError({"name": exc.messages}) from None
+    live_row = Namespace.objects.filter(cluster=cluster, name=name).exclude(phase=Phase.DELETED).first()
+    if live_row is not None and live_row.phase != Phase.FAILED:
+        raise ValidationError({"name": [f'"{name}" is already managed by the portal on cluster {cluster.name}']})
+    if live_row is not None and live_row.team_id != team.pk:
+        raise ValidationError({"team": [f'"{name}" already has a (failed) record for team {live_row.team.slug}; adopt it for that team or delete the record first']})
+    try:
+        live = kube.get_object(cluster, "v1", "Namespace", name)
+    except ClusterError as exc:
+        raise ValidationError({"cluster": [f"cannot read the namespace from the cluster: {exc}"]}) from None
+    if live is None:
+        raise ValidationError({"name": [f'there is no namespace "{name}" on cluster {cluster.name} to adopt; request a new one instead']})
+    row = live_row or Namespace(cluster=cluster, name=name, team=team, quota=dict(settings.DEFAULT_NAMESPACE_QUOTA),
+                                pod_security_level=cluster.default_pod_security)
+    return live, row
+
+
+def namespace_adoption_preview(*, actor, cluster, name: str, team) -> AdoptionPreview:
+    """Read-only first step of adoption: what is on the cluster now and what would be applied to it."""
+    live, row = _adoption_target(actor=actor, cluster=cluster, name=name, team=team)
+    meta = live.get("metadata") or {}
+    return AdoptionPreview(cluster_uid=meta.get("uid", ""), live_labels=dict(meta.get("labels") or {}),
+                           created_at=meta.get("creationTimestamp", ""),
+                           objects=manifests.render_bundle(row, team_memberships_for_bundle(team)))
+
+
+def namespace_adopt(*, actor, cluster, name: str, team, confirm_uid: str, purpose: str = "") -> Namespace:
+    """A platform admin hands an existing namespace to ``team``; the portal manages it from now on.
+
+    Never part of a team's request: it is its own, audited action, confirmed
+    with the ``metadata.uid`` the admin saw in the preview, so a namespace
+    deleted and re-created since is not taken over by mistake. The reconcile
+    then applies the bundle (quota, bindings, policies, the ownership mark)
+    to exactly that object. A failed record of the same name (a namespace
+    that existed when the portal tried to create it) is reused.
+    """
+    live, row = _adoption_target(actor=actor, cluster=cluster, name=name, team=team)
+    meta = live.get("metadata") or {}
+    if not confirm_uid or confirm_uid != meta.get("uid"):
+        raise ValidationError({"confirm_uid": [
+            f'confirm with the current metadata.uid of namespace "{name}": {meta.get("uid")} '
+            f"(kubectl get namespace {name} -o jsonpath='{{.metadata.uid}}')"]})
+    if len(purpose) > 200:
+        raise ValidationError({"purpose": ["must be at most 200 characters"]})
+    with transaction.atomic():
+        before = None
+        if row.pk is not None:
+            row = Namespace.objects.select_for_update().get(pk=row.pk)
+            if row.phase != Phase.FAILED:
+                raise ValidationError({"name": [f'"{name}" is already managed by the portal on cluster {cluster.name}']})
+            before = namespace_snapshot(row)
+        row.adopted, row.cluster_uid = True, meta["uid"]
+        row.phase, row.attempts, row.last_error, row.observed_hash, row.next_attempt_at = Phase.PENDING, 0, "", "", None
+        if purpose:
+            row.purpose = purpose
+        row.save()
+        audit_record(actor=actor, action="namespace.adopt", target=row, team=team, before=before,
+                     after={**namespace_snapshot(row), "cluster": cluster.name, "cluster_uid": row.cluster_uid,
+                            "labels_before": dict(meta.get("labels") or {})},
+                     message=f"adopted existing namespace {name} (uid {row.cluster_uid}) on cluster {cluster.name} for team {team.slug}")
+    from apps.namespaces.tasks import reconcile_namespace  # tasks import services; keep the cycle lazy
+
+    transaction.on_commit(lambda: reconcile_namespace.delay(row.pk))
+    return row
 
 
 # --- Claiming ----------------------------------------------------------------------
