@@ -254,6 +254,8 @@ def test_an_admin_adoption_writes_to_exactly_the_confirmed_namespace(kubesim_clu
     handle, cluster = kubesim_cluster
     core = k8s.CoreV1Api(admin_api)
     uid = core.create_namespace({"metadata": {"name": "payments-dev"}}).metadata.uid
+    # The record of the admin's adoption (what the suite-wide ownership guard accepts).
+    Namespace.objects.create(cluster=cluster, name="payments-dev", team=Team.objects.create(slug="payments"), adopted=True, cluster_uid=uid)
 
     with pytest.raises(kube.NotOwnedError):
         kube.apply(cluster, bundle(), ownership=kube.Ownership(labels=MARK.labels, annotations=MARK.annotations, uid="other", adopted=True))
