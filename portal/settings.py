@@ -158,6 +158,8 @@ PORTAL_LABEL_DOMAIN = env("PORTAL_LABEL_DOMAIN", "portal.platform.io")
 # the subject of their RoleBindings.
 CLUSTER_USER_PREFIX = env("CLUSTER_USER_PREFIX", "portal:")
 RECONCILE_MAX_BACKOFF_SECONDS = env_int("RECONCILE_MAX_BACKOFF_SECONDS", 300)
+# How often the resync reads a Ready namespace back to find drift (hand edits).
+RECONCILE_DRIFT_CHECK_SECONDS = env_int("RECONCILE_DRIFT_CHECK_SECONDS", 300)
 
 
 def _own_namespace() -> str:

@@ -50,10 +50,8 @@ Phase = Namespace.Phase
 # the request timeout) so a live worker never loses it; a dead worker's
 # claim expires and the resync (or the redelivered task) takes over.
 CLAIM_REQUESTS = 20
-# How often the resync reads a Ready namespace back from its cluster to find
-# drift (someone edited the quota or a binding by hand).
-DRIFT_CHECK_SECONDS = getattr(settings, "RECONCILE_DRIFT_CHECK_SECONDS", 300)
-BASE_BACKOFF_SECONDS = getattr(settings, "RECONCILE_BASE_BACKOFF_SECONDS", 1)
+# First retry delay; doubled per attempt up to RECONCILE_MAX_BACKOFF_SECONDS.
+BASE_BACKOFF_SECONDS = 1
 
 
 @dataclass
@@ -685,13 +683,13 @@ def namespaces_to_resync(now=None) -> dict[str, list[int]]:
 
     * ``reconcile``: Pending/Provisioning rows whose next attempt is due and
       that nobody holds (a lost task, a dead worker, an eager-mode retry);
-    * ``drift``: Ready rows not read back for ``DRIFT_CHECK_SECONDS``;
+    * ``drift``: Ready rows not read back for ``RECONCILE_DRIFT_CHECK_SECONDS``;
     * ``delete``: Terminating rows whose next attempt is due.
     """
     now = now or timezone.now()
     free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
     due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
-    stale = now - timedelta(seconds=DRIFT_CHECK_SECONDS)
+    stale = now - timedelta(seconds=settings.RECONCILE_DRIFT_CHECK_SECONDS)
     base = Namespace.objects.filter(free)
     return {
         "reconcile": list(base.filter(due, phase__in=[Phase.PENDING, Phase.PROVISIONING]).values_list("pk", flat=True)),

@@ -126,7 +126,11 @@ def histogram(values: list[float], bins: int = 10) -> list[dict]:
     for v in values:
         counts[min(bins - 1, int(v / width))] += 1
     peak = max(counts)
-    return [{"low": i * width, "high": (i + 1) * width, "count": c, "percent": round(100 * c / peak) if peak else 0}
+    # Enough decimals that neighbouring bucket edges differ: 0.003 s wide
+    # buckets need three, 20 s wide ones none.
+    decimals = max(0, -math.floor(math.log10(width))) if width > 0 else 0
+    return [{"low": i * width, "high": (i + 1) * width, "count": c, "percent": round(100 * c / peak) if peak else 0,
+             "label": f"{i * width:.{decimals}f}–{(i + 1) * width:.{decimals}f}"}
             for i, c in enumerate(counts)]
 
 
