@@ -71,8 +71,8 @@ class MembershipRequestViewSet(RequestWorkflowViewSet):
             "Has the cluster sign a client certificate for your cluster identity (CertificateSigningRequest, "
             "signer kubernetes.io/kube-apiserver-client) and returns a kubeconfig once. With `csr` your key never "
             "leaves you (add `client-key-data` yourself); without it the portal generates a key, includes it and "
-            "forgets it. A bad CSR is a 400 naming the rule (pem, signature, key, cn, organisation). 404 for a "
-            "namespace you cannot see; 502/504 when the cluster failed or did not sign in time (nothing issued)."),
+            "forgets it. A bad CSR is a 400 naming the rule (pem, signature, key, cn, organisation). 403 for a "
+            "namespace you have no access to, naming the ones you can; 404 for an unknown cluster; 502/504 when the cluster failed or did not sign in time (nothing issued)."),
         responses={201: KubeconfigSerializer, **error_responses(400, 401, 403, 404),
                    502: OpenApiResponse(description="The cluster refused or failed; the CSR was deleted, nothing issued"),
                    504: OpenApiResponse(description="The cluster did not sign in time; the CSR was deleted, nothing issued")},
