@@ -234,6 +234,36 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 KUBECTL = shutil.which("kubectl", path="/usr/bin") or shutil.which("kubectl") or shutil.which("kubectl", path=str(Path(sys.executable).parent))
 
 
+class ConsoleWatchedBrowser:
+    """The Playwright browser, with every page it opens watched for console errors and uncaught exceptions.
+
+    The ``browser`` fixture fails the test at teardown if any page logged an
+    error (htmx's own errors, a failed resource load, a CSP violation, a JS
+    exception), so no browser test passes while the page is broken.
+    """
+
+    def __init__(self, browser, errors: list[str]):
+        self._browser = browser
+        self.errors = errors
+
+    def _watch(self, page) -> None:
+        page.on("console", lambda msg: msg.type == "error" and self.errors.append(f"{page.url}: console error: {msg.text}"))
+        page.on("pageerror", lambda exc: self.errors.append(f"{page.url}: uncaught {exc}"))
+
+    def new_page(self, **kwargs):
+        page = self._browser.new_page(**kwargs)
+        self._watch(page)
+        return page
+
+    def new_context(self, **kwargs):
+        context = self._browser.new_context(**kwargs)
+        context.on("page", self._watch)
+        return context
+
+    def __getattr__(self, name):
+        return getattr(self._browser, name)
+
+
 @pytest.fixture
 def browser():
     """Headless Debian Chromium driven by Playwright's sync API."""
@@ -244,14 +274,16 @@ def browser():
     os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     from playwright.sync_api import sync_playwright
 
+    errors: list[str] = []
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield b
+        yield ConsoleWatchedBrowser(b, errors)
         b.close()
         # ORM calls made while Playwright's event loop runs in this thread get
         # their own connection (Django keeps connections per async context);
         # close it here, or the test database cannot be dropped at the end.
         connections.close_all()
+    assert not errors, "the browser logged errors:\n" + "\n".join(errors)
 
 
 @pytest.fixture(scope="session")

@@ -180,3 +180,14 @@ def test_cluster_errors_are_visible_while_retrying_then_the_page_turns_ready(bro
     expect(alice.locator("#ns-status [data-phase]")).to_have_attribute("data-phase", "Ready", timeout=60000)
     expect(alice.locator("#ns-status")).to_have_attribute("data-polling", "false")
     expect(alice.locator("#ns-status")).not_to_contain_text("Last error from the cluster")
+
+
+def test_the_browser_fixture_records_console_errors_and_exceptions(browser):
+    """The guard every browser test relies on: a page that logs an error or throws is noticed."""
+    page = browser.new_page()
+    page.set_content("<script>console.error('broken'); setTimeout(() => { throw new Error('boom'); });</script>")
+    page.wait_for_timeout(100)
+
+    assert any("console error: broken" in e for e in browser.errors)
+    assert any("boom" in e for e in browser.errors)
+    browser.errors.clear()  # expected here; any other test with errors fails at teardown
