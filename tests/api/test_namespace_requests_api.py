@@ -191,6 +191,31 @@ def test_bad_quantities_are_quota_field_errors(api_client_for, member, db_cluste
     assert any(m.startswith(message) for m in errors["quota"]), errors
 
 
+@pytest.mark.parametrize(
+    ("value", "hint"),
+    [("2 Gi", "remove the spaces (write 2Gi, not 2 Gi)"), ("NaN", "write a number followed by an optional unit"),
+     (" 1Gi", "remove the spaces"), ("1e", "write a number followed by an optional unit")],
+)
+def test_quantity_the_api_server_would_refuse_is_a_400_naming_the_resource_and_changes_nothing(
+        api_client_for, member, db_cluster, value, hint):
+    client = api_client_for(member)  # (creating its token is audited)
+    audit_before = AuditEvent.objects.count()
+    response = client.post(URL, body(quota={"requests.memory": value, "limits.memory": "4Gi"}), format="json")
+    assert response.status_code == 400, response.content
+    [message] = response.json()["quota"]
+    assert message.startswith(f'requests.memory: "{value}" is not a Kubernetes quantity: {hint}'), message
+    assert "examples: 500m, 2, 1.5, 512Mi, 2Gi, 1e3" in message
+    assert not Request.objects.exists()
+    assert AuditEvent.objects.count() == audit_before
+
+
+def test_outsider_with_a_bad_quantity_learns_nothing_about_the_team(api_client_for, outsider, team, db_cluster):
+    response = api_client_for(outsider).post(URL, body(quota={"requests.memory": "2 Gi"}), format="json")
+    assert response.status_code == 400
+    assert response.json()["team"] == ['you are not a member of a team "payments"']
+    assert not Request.objects.exists()
+
+
 def test_integer_quantities_are_accepted(api_client_for, member, db_cluster):
     response = api_client_for(member).post(URL, body(quota={"pods": 20, "requests.cpu": "500m"}), format="json")
     assert response.status_code == 201, response.content
