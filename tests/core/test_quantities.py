@@ -8,6 +8,7 @@ tests pin both to apimachinery's own test cases.
 
 from __future__ import annotations
 
+import hashlib
 from decimal import Decimal
 from fractions import Fraction
 
@@ -221,3 +222,75 @@ ARBITRARY = st.text(st.sampled_from(list("0123456789.+-eEinumkKMGTP ") + ["\u00a
 @example("1.55e-2147483647")
 def test_portal_accepts_exactly_what_kubesim_accepts_with_the_same_value(text):
     assert_agree(text)
+
+
+# --- end to end: what the portal accepts, a real ResourceQuota apply accepts -----------------
+
+def apply_quota(api, namespace: str, name: str, hard: dict):
+    """Server-side apply a ResourceQuota as the portal does (apply-patch, strict field validation)."""
+    from kubernetes import client as k8s
+
+    body = {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": name, "namespace": namespace},
+            "spec": {"hard": hard}}
+    return k8s.CoreV1Api(api).patch_namespaced_resource_quota(
+        name, namespace, body, field_manager="quantity-test", force=True, field_validation="Strict",
+        _content_type="application/apply-patch+yaml")
+
+
+@pytest.fixture
+def sim_api(kubesim_cluster):
+    """An admin client of a fresh kubesim with an empty namespace ``q``."""
+    from kubernetes import client as k8s
+
+    from tests.conftest import official_client
+
+    handle, _ = kubesim_cluster
+    with official_client(handle.admin_kubeconfig) as api:
+        k8s.CoreV1Api(api).create_namespace({"metadata": {"name": "q"}})
+        yield api
+
+
+def hard_status(api, name: str) -> dict:
+    from kubernetes import client as k8s
+
+    from tests.conftest import wait_for
+
+    core = k8s.CoreV1Api(api)
+    wait_for(lambda: (core.read_namespaced_resource_quota(name, "q").status or k8s.V1ResourceQuotaStatus()).hard,
+             message=f"status.hard of quota {name}")
+    return core.read_namespaced_resource_quota(name, "q").status.hard
+
+
+SANE_QUOTA_VALUES = st.builds(
+    lambda whole, dot, frac, suffix: whole + ("." + frac if dot else "") + suffix,
+    st.text("0123456789", min_size=1, max_size=4), st.booleans(), st.text("0123456789", max_size=10),
+    st.sampled_from(["", "m", "u", "n", "k", "M", "G", "Ki", "Mi", "Gi", "e2", "E-1", "e+3", "e0"]),
+).filter(lambda text: quota_errors({"requests.memory": text}) == {})
+
+
+@settings(max_examples=40, derandomize=True, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(value=SANE_QUOTA_VALUES)
+@example(value="1.5Gi")
+@example(value="500m")
+@example(value="1e3")
+@example(value="+2")
+@example(value=".5")
+@example(value="5.")
+@example(value="0.1n")
+@example(value="100.035Ki")
+def test_a_quota_value_the_portal_accepts_is_applied_by_the_cluster_with_the_same_value(sim_api, value):
+    name = "q-" + hashlib.sha1(value.encode()).hexdigest()[:12]
+    apply_quota(sim_api, "q", name, {"requests.memory": value})
+    # The quota controller re-prints spec.hard canonically; it is the same number.
+    assert parse(hard_status(sim_api, name)["requests.memory"]) == parse(value)
+
+
+@pytest.mark.parametrize("value", ["2 Gi", "NaN", "1_000", "\u0661"])
+def test_a_value_the_portal_refuses_is_refused_by_the_cluster_too(sim_api, value):
+    from kubernetes.client.exceptions import ApiException
+
+    assert portal(value) is None
+    with pytest.raises(ApiException) as exc:
+        apply_quota(sim_api, "q", "bad", {"requests.memory": value})
+    assert "quantities must match the regular expression" in exc.value.body
