@@ -150,6 +150,13 @@ def _approve_namespace(*, actor, request: Request) -> None:
     if problem:
         raise ValidationError({"name": [f"{problem}; reject this request (adopting an existing namespace is a platform admin's separate action)"]})
     payload = request.payload
+    # The quota was checked on submit, but by the rules of that day: a request
+    # stored while the portal's parser was more lenient than the API server's
+    # (it once took "2 Gi" and "NaN") must not be approved into a failing apply.
+    quota_problems = quantities.quota_errors(payload.get("quota") or {})
+    if quota_problems:
+        raise ValidationError({"quota": [f"{resource}: {msg}; reject this request and ask for it again"
+                                         for resource, msgs in quota_problems.items() for msg in msgs]})
     expires_at = None
     if payload.get("ttl_hours"):
         expires_at = timezone.now() + timedelta(hours=payload["ttl_hours"])
