@@ -95,7 +95,10 @@ def parse(value) -> Decimal:
     """
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise QuantityError(f"{value!r} is not a Kubernetes quantity: write it as a string, e.g. {_EXAMPLES}")
-    text = str(value)
+    try:
+        text = str(value)
+    except ValueError:  # an int too long for str() (sys.int_max_str_digits)
+        raise QuantityError("that number is too long to be a Kubernetes quantity; examples: " + _EXAMPLES) from None
     match = _SHAPE.fullmatch(text) if text else None
     if match is None:
         raise _refuse(text)

@@ -515,6 +515,23 @@ def test_manager_approves_and_a_namespace_is_created(api_client_for, member, man
     assert AuditEvent.objects.filter(action="request.approve", target_id=str(req.pk), via="api").exists()
 
 
+def test_approving_a_request_whose_stored_quota_the_cluster_would_refuse_is_a_400(api_client_for, member, manager, outsider, team, make_request):
+    req = make_request(member, team)
+    # Stored while the portal's parser still took "2 Gi".
+    Request.objects.filter(pk=req.pk).update(payload={**req.payload, "quota": {"requests.memory": "2 Gi"}})
+    client = api_client_for(manager)
+    audit_before = AuditEvent.objects.count()
+    response = client.post(f"{detail(req.pk)}approve/", {}, format="json")
+    assert response.status_code == 400, response.content
+    [message] = response.json()["quota"]
+    assert message.startswith('requests.memory: "2 Gi" is not a Kubernetes quantity: remove the spaces')
+    req.refresh_from_db()
+    assert req.state == Request.State.SUBMITTED and not Namespace.objects.exists()
+    assert AuditEvent.objects.count() == audit_before
+    # An outsider learns nothing from the same call.
+    assert api_client_for(outsider).post(f"{detail(req.pk)}approve/", {}, format="json").status_code == 404
+
+
 def test_approve_without_a_body_is_fine(api_client_for, member, manager, team, make_request):
     req = make_request(member, team)
     response = api_client_for(manager).post(f"{detail(req.pk)}approve/")
