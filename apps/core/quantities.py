@@ -28,7 +28,7 @@ server refuses.
 from __future__ import annotations
 
 import re
-from decimal import ROUND_UP, Decimal, localcontext, MAX_EMAX, MIN_EMIN
+from decimal import MAX_EMAX, MIN_EMIN, ROUND_UP, Decimal, localcontext
 
 # The grammar's shape. Greedy groups split a string the way the real scanner
 # does (longest number first); the suffix is then interpreted on its own.
@@ -75,8 +75,11 @@ def _refuse(text: str) -> QuantityError:
     if text.strip() == "":
         hint = "enter a number, e.g. " + _EXAMPLES
     elif any(ch.isspace() for ch in text):
-        compact = "".join(text.split())
-        hint = f"remove the spaces (write {compact[:40]}, not {text.strip()[:40]})"
+        compact = "".join(text.split())[:40]
+        if compact == text.strip()[:40]:
+            hint = f"remove the spaces around it (write {compact})"
+        else:
+            hint = f"remove the spaces (write {compact}, not {text.strip()[:40]})"
     elif "," in text or "_" in text:
         hint = "write the number without separators, e.g. 1000 or 1k"
     elif any(not ch.isascii() for ch in text):

@@ -135,6 +135,12 @@ def test_message_for_a_space_says_to_remove_it():
                               "examples: 500m, 2, 1.5, 512Mi, 2Gi, 1e3")
 
 
+def test_message_for_surrounding_spaces_shows_the_value_without_them():
+    with pytest.raises(QuantityError) as exc:
+        parse(" 1Gi\t")
+    assert str(exc.value).startswith('" 1Gi\\t" is not a Kubernetes quantity: remove the spaces around it (write 1Gi)')
+
+
 def test_message_for_nan_lists_the_units_and_examples():
     with pytest.raises(QuantityError) as exc:
         parse("NaN")
