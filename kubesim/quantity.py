@@ -4,6 +4,12 @@ Values are kept as :class:`fractions.Fraction` so sums and comparisons are
 exact ("100m" + "900m" == "1"), and printed in the canonical form the real
 ``Quantity.String()`` gives, because quota messages and ``status.used`` show
 them: ``1500m``, ``2``, ``1k``, ``512Mi``, ``1536Mi``, ``1e3`` for exponents.
+
+Parsing is a step-by-step port of ``parseQuantityString`` and
+``ParseQuantity``, quirks included (``"+"``, ``"."`` and ``"Ki"`` are zero,
+``".Pi"`` and ``"e-10"`` are refused, the scale is an overflowing int32), so
+what kubesim accepts is what an API server accepts. ``from_json`` adds
+``UnmarshalJSON``'s whitespace trimming.
 """
 
 from __future__ import annotations
