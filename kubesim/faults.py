@@ -165,21 +165,34 @@ class RequestLogEntry:
 
 
 class RequestLog:
-    """Every request served: (time, user, verb, path, status) and a few extras; bounded."""
+    """Every request served: (time, user, verb, path, status) and a few extras; bounded.
+
+    ``clear()`` starts a new window for ``entries()``/``writes()`` (what a
+    test looks at after its set-up); ``history()`` still has everything
+    since start, for checks that span the whole run.
+    """
 
     def __init__(self, max_entries: int = 100_000):
         self._entries: list[RequestLogEntry] = []
         self._lock = threading.Lock()
         self._max = max_entries
+        self._window = 0  # index in _entries where entries() starts
 
     def record(self, **kwargs) -> None:
         entry = RequestLogEntry(time=time.time(), **kwargs)
         with self._lock:
             self._entries.append(entry)
             if len(self._entries) > self._max:
-                del self._entries[: len(self._entries) - self._max]
+                dropped = len(self._entries) - self._max
+                del self._entries[:dropped]
+                self._window = max(0, self._window - dropped)
 
     def entries(self) -> list[RequestLogEntry]:
+        with self._lock:
+            return self._entries[self._window:]
+
+    def history(self) -> list[RequestLogEntry]:
+        """Every entry kept, including those before the last ``clear()``."""
         with self._lock:
             return list(self._entries)
 
@@ -189,7 +202,7 @@ class RequestLog:
 
     def clear(self) -> None:
         with self._lock:
-            self._entries.clear()
+            self._window = len(self._entries)
 
     def as_dicts(self) -> list[dict]:
         return [asdict(e) for e in self.entries()]

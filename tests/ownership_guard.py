@@ -64,7 +64,7 @@ def portal_writes_only_where_owned(request):
             break
     handle = request.getfixturevalue("kubesim")
     yield
-    checked, bad = violations(handle.request_log.entries(), _adopted_names())
+    checked, bad = violations(handle.request_log.history(), _adopted_names())
     totals["clusters"] += 1
     totals["writes"] += checked
     totals["violations"] += len(bad)
