@@ -39,14 +39,12 @@ def tokens(request):
             else:
                 issued = {"row": row, "token": secret}
                 form = ApiTokenForm()
-        if not form.is_valid() and form.is_bound:
+        if form.is_bound:  # still the posted form: it has errors
             status = 400
-    response = render_page(request, "accounts/tokens.html", {
+    # never_cache (no-store): the page may hold a freshly issued token.
+    return render_page(request, "accounts/tokens.html", {
         "form": form, "issued": issued, "tokens": selectors.tokens_visible_to(request.user).filter(user=request.user),
     }, status=status)
-    # The page may hold a freshly issued token.
-    response["Cache-Control"] = "no-store"
-    return response
 
 
 @login_required
