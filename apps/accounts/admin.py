@@ -1,6 +1,6 @@
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import PermissionDenied
 
 from apps.accounts.models import ApiToken, User
 from apps.accounts.services import api_token_revoke

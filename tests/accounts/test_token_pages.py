@@ -63,7 +63,7 @@ def test_bad_input_is_shown_and_issues_nothing(client_for, member, settings, dat
 
 def test_own_tokens_only_and_revoke(client_for, member, outsider):
     mine, _ = api_token_issue(actor=None, user=member, name="alices-ci")
-    theirs, _ = api_token_issue(actor=None, user=outsider, name="mallorys-ci")
+    _theirs, _ = api_token_issue(actor=None, user=outsider, name="mallorys-ci")
     c = client_for(member)
     body = c.get(PAGE).content.decode()
     assert "alices-ci" in body and "mallorys-ci" not in body

@@ -84,7 +84,7 @@ def test_a_body_that_is_not_an_object_is_400(member):
 
 
 def test_users_list_only_their_own_live_tokens(member, outsider):
-    mine, _ = api_token_issue(actor=None, user=member, name="mine")
+    _mine, _ = api_token_issue(actor=None, user=member, name="mine")
     gone, _ = api_token_issue(actor=None, user=member, name="gone")
     api_token_issue(actor=None, user=outsider, name="theirs")
     as_user(member).delete(f"{URL}{gone.pk}/")
@@ -94,7 +94,7 @@ def test_users_list_only_their_own_live_tokens(member, outsider):
 
 
 def test_outsider_cannot_revoke_someone_elses_token(member, outsider):
-    row, token = api_token_issue(actor=None, user=member, name="mine")
+    row, _token = api_token_issue(actor=None, user=member, name="mine")
     response = as_user(outsider).delete(f"{URL}{row.pk}/")
     assert response.status_code == 404
     assert ApiToken.objects.get(pk=row.pk).revoked_at is None
@@ -102,7 +102,7 @@ def test_outsider_cannot_revoke_someone_elses_token(member, outsider):
 
 
 def test_owner_revokes_and_it_is_audited(member):
-    row, token = api_token_issue(actor=None, user=member, name="mine")
+    row, _token = api_token_issue(actor=None, user=member, name="mine")
     assert as_user(member).delete(f"{URL}{row.pk}/").status_code == 204
     assert ApiToken.objects.get(pk=row.pk).revoked_at is not None
     event = AuditEvent.objects.get(action="api_token.revoke")

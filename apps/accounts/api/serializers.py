@@ -5,7 +5,11 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from apps.accounts.models import ApiToken
-from apps.approvals.api.serializers import StrictCharField, StrictInputSerializer, StrictIntegerField
+from apps.approvals.api.serializers import (
+    StrictCharField,
+    StrictInputSerializer,
+    StrictIntegerField,
+)
 
 
 class ApiTokenSerializer(serializers.ModelSerializer):

@@ -12,7 +12,11 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from apps.accounts import selectors
-from apps.accounts.api.serializers import ApiTokenCreateInputSerializer, ApiTokenIssuedSerializer, ApiTokenSerializer
+from apps.accounts.api.serializers import (
+    ApiTokenCreateInputSerializer,
+    ApiTokenIssuedSerializer,
+    ApiTokenSerializer,
+)
 from apps.accounts.models import ApiToken
 from apps.accounts.services import api_token_issue, api_token_revoke
 from apps.approvals.api.serializers import error_responses
