@@ -11,4 +11,5 @@ urlpatterns = [
     path("", include("apps.namespaces.api.urls")),
     path("", include("apps.approvals.api.urls")),
     path("", include("apps.onboarding.api.urls")),
+    path("", include("apps.accounts.api.urls")),
 ]

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "apps.core",
     "apps.accounts",
     "apps.audit",
@@ -57,6 +58,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "apps.core.middleware.RequestContextMiddleware",
+    # Last, as django-axes requires: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -99,6 +102,34 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "namespaces:dashboard"
 LOGOUT_REDIRECT_URL = "login"
 
+# --- Sign-in lockout (django-axes) and API tokens ----------------------------------
+# Axes' backend must come first: it refuses a locked-out sign-in before the
+# password is even checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_ENABLED = env_bool("AXES_ENABLED", True)
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+# 0 = locked until a platform admin unlocks (manage.py unlock_login or the Lockouts page).
+_AXES_COOLOFF_MINUTES = env_int("AXES_COOLOFF_MINUTES", 15)
+AXES_COOLOFF_TIME = timedelta(minutes=_AXES_COOLOFF_MINUTES) if _AXES_COOLOFF_MINUTES > 0 else None
+# Username and address together: a guesser is stopped, but cannot lock a
+# colleague out from another machine by typing their name wrong five times.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
+# The audit log records sign-ins; axes' own access log would be a second copy.
+AXES_DISABLE_ACCESS_LOG = True
+# Unlocking goes through the audited Lockouts page / unlock_login command,
+# not through deleting axes' rows in the Django admin.
+AXES_ENABLE_ADMIN = False
+# API tokens: lifetime when none is asked for, and the longest allowed.
+API_TOKEN_DEFAULT_DAYS = env_int("API_TOKEN_DEFAULT_DAYS", 90)
+API_TOKEN_MAX_DAYS = env_int("API_TOKEN_MAX_DAYS", 365)
+# Unknown tokens sent from one client address before it is refused with 429,
+# and for how long.
+API_TOKEN_FAILURE_LIMIT = env_int("API_TOKEN_FAILURE_LIMIT", 10)
+API_TOKEN_FAILURE_COOLOFF_SECONDS = env_int("API_TOKEN_FAILURE_COOLOFF_SECONDS", 300)
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = False
@@ -121,6 +152,13 @@ X_FRAME_OPTIONS = "DENY"
 # With no broker configured, tasks run in-process (the demo); with REDIS_URL
 # or CELERY_BROKER_URL set, a real worker is required.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL") or env("REDIS_URL") or ""
+# Counters shared by every process (failed API-token attempts) need Redis
+# when there is one; a single-process demo makes do with local memory.
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CELERY_BROKER_URL,
+                          "KEY_PREFIX": "portal-cache"}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 if CELERY_TASK_ALWAYS_EAGER:
     CELERY_BROKER_URL = "memory://"  # never contacted; keeps kombu from guessing a host

