@@ -334,10 +334,40 @@ def test_reusing_a_key_for_a_different_request_is_422(api_client_for, member, db
     assert Request.objects.count() == 1
 
 
+@pytest.mark.parametrize("field, change", [
+    ("name", {"name": "something-else"}),
+    ("purpose", {"purpose": "another purpose"}),
+    ("quota", {"quota": {"requests.cpu": "1", "limits.cpu": "3"}}),
+    ("ttl_hours", {"ttl_hours": 48}),
+    ("pod_security_level", {"pod_security_level": "privileged"}),
+])
+def test_a_key_reused_with_any_different_field_is_422_naming_it(api_client_for, member, db_cluster, field, change):
+    client = api_client_for(member)
+    first = client.post(URL, body(), format="json", HTTP_IDEMPOTENCY_KEY="same-key")
+
+    other = client.post(URL, {**body(), **change}, format="json", HTTP_IDEMPOTENCY_KEY="same-key")
+
+    assert other.status_code == 422
+    assert other.json()["field"] == field and f"`{field}`" in other.json()["detail"]
+    assert Request.objects.count() == 1
+    replay = client.post(URL, body(), format="json", HTTP_IDEMPOTENCY_KEY="same-key")
+    assert replay.status_code == 200 and replay.json()["id"] == first.json()["id"]
+
+
+def test_a_replay_that_omits_a_defaulted_field_is_the_same_request(api_client_for, member, db_cluster):
+    client = api_client_for(member)
+    first = client.post(URL, {**body(), "pod_security_level": db_cluster.default_pod_security}, format="json",
+                        HTTP_IDEMPOTENCY_KEY="k5")
+
+    replay = client.post(URL, body(), format="json", HTTP_IDEMPOTENCY_KEY="k5")
+
+    assert replay.status_code == 200 and replay.json()["id"] == first.json()["id"]
+
+
 def test_key_already_used_for_another_kind_of_request_is_422(api_client_for, member, team, db_cluster):
     Request.objects.create(kind=Request.Kind.MEMBERSHIP, team=team, requester=member, idempotency_key="k4")
     response = api_client_for(member).post(URL, body(), format="json", HTTP_IDEMPOTENCY_KEY="k4")
-    assert response.status_code == 422
+    assert response.status_code == 422 and response.json()["field"] == "kind"
     assert Request.objects.filter(kind=Request.Kind.NAMESPACE).count() == 0
 
 

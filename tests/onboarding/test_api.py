@@ -195,3 +195,13 @@ def test_unauthenticated_is_401(client, fake_cluster):
     from rest_framework.test import APIClient
 
     assert APIClient().post(KC, {"cluster": "demo"}, format="json").status_code in (401, 403)
+
+
+def test_membership_key_reused_with_another_role_is_422_naming_it(api_client_for, team):
+    api = api_client_for(make_user("joiner"))
+    first = api.post(MR, {"team": "payments"}, format="json", HTTP_IDEMPOTENCY_KEY="j1")
+
+    other = api.post(MR, {"team": "payments", "role": "viewer"}, format="json", HTTP_IDEMPOTENCY_KEY="j1")
+
+    assert first.status_code == 201
+    assert other.status_code == 422 and other.json()["field"] == "role"
