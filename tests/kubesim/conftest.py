@@ -64,9 +64,9 @@ class Kubectl:
         self.cache_dir = cache_dir
         self.home = home
 
-    def with_kubeconfig(self, kubeconfig: Path) -> "Kubectl":
-        """The same runner for another identity (another kubeconfig)."""
-        return Kubectl(self.binary, kubeconfig, self.cache_dir, self.home)
+    def with_kubeconfig(self, kubeconfig: Path, cache_dir: Path | None = None) -> "Kubectl":
+        """The same runner for another identity (another kubeconfig), optionally with its own discovery cache."""
+        return Kubectl(self.binary, kubeconfig, cache_dir or self.cache_dir, self.home)
 
     def run(self, *args: str, input: str | None = None, timeout: float = 60) -> KubectlResult:
         env = {
