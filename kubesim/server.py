@@ -495,7 +495,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._user = user
                 # Faults after authentication so the request log names who was failed.
                 if api.faults is not None:
-                    action = api.faults.before(info.verb, info.resource, path, method)
+                    action = api.faults.before(info.verb, info.resource, path, method, stopping=api.stopping)
                     if action == "drop":
                         raise _DropConnection()
                 if any(h.lower().startswith("impersonate-") for h in self.headers.keys()):
