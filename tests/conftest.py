@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct-horse-battery-staple"
 
 
-# Django's default hasher (PBKDF2, a million rounds) costs about a second per
+# Django's default hasher (PBKDF2, over a million rounds) costs ~1 s per
 # user on the CI machine, and most tests create several users: it was most of
 # the suite's time. Tests store passwords with MD5 unless they test logging in
 # with one (marker ``real_password_hashing``: the login pages, the browser flow),
