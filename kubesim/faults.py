@@ -111,10 +111,14 @@ class FaultInjector:
         with self._lock:
             return [asdict(r) for r in self._rules]
 
-    def before(self, verb: str, resource: str, path: str, method: str = "") -> str | None:
+    def before(self, verb: str, resource: str, path: str, method: str = "",
+               stopping: threading.Event | None = None) -> str | None:
         """Apply matching rules: sleep, raise a StatusError, or return ``"drop"`` to close the connection.
 
         The admin endpoint itself is never faulted, so tests can always turn faults off.
+        ``stopping`` (the server's) cuts an injected latency short: a server going
+        down drops the request instead of answering it late, and its stop() does
+        not wait out the latency.
         """
         if path.startswith("/kubesim/"):
             return None
@@ -135,7 +139,10 @@ class FaultInjector:
                 elif rule.error_rate and self._random.random() < rule.error_rate:
                     action = rule
         if delay:
-            time.sleep(delay)
+            if stopping is None:
+                time.sleep(delay)
+            elif stopping.wait(delay):
+                return "drop"
         if action is None:
             return None
         if action.drop:

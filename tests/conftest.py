@@ -28,6 +28,20 @@ ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct-horse-battery-staple"
 
 
+# Django's default hasher (PBKDF2, over a million rounds) costs ~1 s per
+# user on the CI machine, and most tests create several users: it was most of
+# the suite's time. Tests store passwords with MD5 unless they test logging in
+# with one (marker ``real_password_hashing``: the login pages, the browser flow),
+# which keep the production hashers.
+FAST_PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(request, settings):
+    if request.node.get_closest_marker("real_password_hashing") is None:
+        settings.PASSWORD_HASHERS = FAST_PASSWORD_HASHERS
+
+
 def make_user(username: str, **extra) -> User:
     return User.objects.create_user(username=username, password=PASSWORD, email=f"{username}@example.com", **extra)
 

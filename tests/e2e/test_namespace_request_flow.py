@@ -19,7 +19,8 @@ from apps.approvals.models import Request
 from apps.namespaces.models import Namespace
 from tests.conftest import PASSWORD, wait_for
 
-pytestmark = [pytest.mark.browser, pytest.mark.integration]
+# Users log in through the real login form: the production password hashers.
+pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.real_password_hashing]
 
 SCREENS = Path(os.environ.get("PORTAL_SCREENSHOT_DIR", "/tmp/screens"))
 
