@@ -1,20 +1,61 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import ValidationError
 
 from apps.accounts.models import ApiToken, User
+from apps.audit.admin_mixins import AuditedAdminMixin
 
 
 @admin.register(User)
-class PortalUserAdmin(UserAdmin):
+class PortalUserAdmin(AuditedAdminMixin, UserAdmin):
+    # Platform roles, staff/superuser flags and groups are who-may-do-what: every change is audited.
+    audit_action_prefix = "user"
+    audit_secret_fields = ("password",)
     fieldsets = UserAdmin.fieldsets + (("Platform", {"fields": ("platform_role",)}),)
     list_display = ("username", "email", "platform_role", "is_active", "is_staff")
     list_filter = ("platform_role", "is_active", "is_staff")
+    # Records, not settings; and their split date/time widgets drop microseconds, so
+    # every save would otherwise "change" them (and audit a bogus change).
+    readonly_fields = ("last_login", "date_joined")
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if obj is None or obj.pk != request.user.pk:
+            return form
+
+        class OwnUserForm(form):
+            # The deactivate service refuses this too; refusing it in the form shows it on the page.
+            def clean_is_active(self):
+                if not self.cleaned_data.get("is_active"):
+                    raise ValidationError("You cannot deactivate yourself.")
+                return True
+
+        return OwnUserForm
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)  # writes the user.update row
+        if change and "is_active" in form.changed_data and not form.instance.is_active:
+            # Unticking "active" must also remove their memberships and tokens (and so their
+            # RoleBindings): that is the deactivate service's job, so the admin goes through it.
+            from apps.teams.services import user_deactivate
+
+            user_deactivate(actor=request.user, user=form.instance)
+
+    def has_delete_permission(self, request, obj=None):
+        # Deleting a user would cascade their memberships past the team services (no
+        # RoleBinding reconcile) and orphan history; deactivate them instead.
+        return False
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    audit_action_prefix = "api_token"
+    audit_secret_fields = ("digest",)  # the token's hash never goes into the audit log
     list_display = ("prefix", "user", "name", "created_at", "last_used_at")
     readonly_fields = ("prefix", "digest", "user", "created_at", "last_used_at")
 
     def has_add_permission(self, request):
         return False  # tokens are issued with `manage.py issue_api_token`, which shows them once
+
+    def audit_fields(self, obj):
+        return ["user", "name", "prefix", "created_at", "last_used_at"]

@@ -1,0 +1,149 @@
+"""Django admin for users and API tokens: every change writes an audit row, and no secret."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.contrib.auth.models import Group
+from django.urls import reverse
+
+from apps.accounts.models import ApiToken, User
+from apps.accounts.services import api_token_issue
+from apps.audit.models import AuditEvent
+from apps.teams.models import Membership
+from tests.admin_forms import admin_form_data
+from tests.conftest import PASSWORD, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def root(db) -> User:
+    return make_user("root", is_superuser=True, is_staff=True)
+
+
+def events(action_prefix: str) -> list[AuditEvent]:
+    return list(AuditEvent.objects.filter(action__startswith=action_prefix).order_by("id"))
+
+
+def post_change(client, url, **changes):
+    data = admin_form_data(client.get(url))
+    for key, value in changes.items():
+        if value is None:
+            data.pop(key, None)
+        else:
+            data[key] = value
+    return client.post(url, data)
+
+
+def test_platform_role_and_flags_change_is_audited(client_for, root, member):
+    c = client_for(root)
+    url = reverse("admin:accounts_user_change", args=[member.pk])
+    response = post_change(c, url, platform_role="admin", is_staff="on")
+    assert response.status_code == 302, response.content[:2000]
+    member.refresh_from_db()
+    assert member.platform_role == "admin" and member.is_staff
+    [event] = events("user.")
+    assert event.action == "user.update" and event.actor == root and event.target_id == str(member.pk)
+    assert event.before == {"platform_role": "", "is_staff": False}
+    assert event.after == {"platform_role": "admin", "is_staff": True}
+    assert member.password not in json.dumps([event.before, event.after])
+
+
+def test_superuser_flag_and_groups_change_is_audited(client_for, root, member):
+    ops = Group.objects.create(name="ops")
+    c = client_for(root)
+    response = post_change(c, reverse("admin:accounts_user_change", args=[member.pk]), is_superuser="on", groups=[str(ops.pk)])
+    assert response.status_code == 302
+    [event] = events("user.")
+    assert event.before == {"is_superuser": False, "groups": []}
+    assert event.after == {"is_superuser": True, "groups": ["ops"]}
+
+
+def test_unchanged_save_writes_nothing(client_for, root, member):
+    response = post_change(client_for(root), reverse("admin:accounts_user_change", args=[member.pk]))
+    assert response.status_code == 302
+    assert events("user.") == []
+
+
+def test_adding_a_user_is_audited_without_the_password(client_for, root):
+    response = client_for(root).post(reverse("admin:accounts_user_add"), {
+        "username": "newbie", "password1": PASSWORD, "password2": PASSWORD, "usable_password": "true"})
+    assert response.status_code == 302, response.content[:2000]
+    newbie = User.objects.get(username="newbie")
+    [event] = events("user.")
+    assert event.action == "user.create" and event.actor == root and event.before is None
+    assert event.after["username"] == "newbie" and "password" not in event.after
+    dumped = json.dumps(event.after)
+    assert newbie.password not in dumped and PASSWORD not in dumped
+
+
+def test_deactivating_in_the_admin_goes_through_the_service(client_for, root, member, team):
+    api_token_issue(actor=None, user=member)
+    response = post_change(client_for(root), reverse("admin:accounts_user_change", args=[member.pk]), is_active=None)
+    assert response.status_code == 302
+    member.refresh_from_db()
+    assert not member.is_active
+    assert not Membership.objects.filter(user=member).exists() and not ApiToken.objects.filter(user=member).exists()
+    assert [e.action for e in events("user.")] == ["user.update", "user.deactivate"]
+
+
+def test_deactivating_yourself_is_refused_and_changes_nothing(client_for, root):
+    response = post_change(client_for(root), reverse("admin:accounts_user_change", args=[root.pk]), is_active=None, first_name="Rooty")
+    assert response.status_code == 200 and "You cannot deactivate yourself." in response.content.decode()
+    root.refresh_from_db()
+    assert root.is_active and root.first_name == ""
+    assert events("user.") == []
+
+
+def test_users_cannot_be_deleted_in_the_admin(client_for, root, member):
+    response = client_for(root).post(reverse("admin:accounts_user_delete", args=[member.pk]), {"post": "yes"})
+    assert response.status_code == 403
+    assert User.objects.filter(pk=member.pk).exists()
+
+
+def test_token_rename_is_audited_without_the_digest(client_for, root, member):
+    row, token = api_token_issue(actor=None, user=member, name="ci")
+    AuditEvent.objects.all().delete()
+    response = post_change(client_for(root), reverse("admin:accounts_apitoken_change", args=[row.pk]), name="ci-renamed")
+    assert response.status_code == 302
+    [event] = events("api_token.")
+    assert event.action == "api_token.update" and event.actor == root
+    assert event.before == {"name": "ci"} and event.after == {"name": "ci-renamed"}
+
+
+def test_token_delete_and_bulk_delete_are_audited_without_secrets(client_for, root, member):
+    tokens = [api_token_issue(actor=None, user=member, name=f"t{i}") for i in range(3)]
+    AuditEvent.objects.all().delete()
+    c = client_for(root)
+    first, _ = tokens[0]
+    assert c.post(reverse("admin:accounts_apitoken_delete", args=[first.pk]), {"post": "yes"}).status_code == 302
+    rest = [row.pk for row, _ in tokens[1:]]
+    response = c.post(reverse("admin:accounts_apitoken_changelist"),
+                      {"action": "delete_selected", "_selected_action": [str(pk) for pk in rest], "post": "yes"})
+    assert response.status_code == 302
+    assert not ApiToken.objects.exists()
+    deleted = events("api_token.")
+    assert [e.action for e in deleted] == ["api_token.delete"] * 3
+    assert sorted(e.target_id for e in deleted) == sorted(str(row.pk) for row, _ in tokens)
+    assert all(e.actor == root and e.before["user"] == "alice" for e in deleted)
+    dumped = json.dumps([e.before for e in deleted])
+    for row, token in tokens:
+        assert row.digest not in dumped and token not in dumped
+    assert "digest" not in dumped
+
+
+@pytest.mark.parametrize("who", ["staff", "outsider", "admin_user"])
+def test_people_without_admin_rights_cannot_change_users(client_for, request, member, who):
+    # ``staff``: the staff flag but no model permissions; platform admins manage in the portal, not here.
+    user = make_user("stafford", is_staff=True) if who == "staff" else request.getfixturevalue(who)
+    c = client_for(user)
+    url = reverse("admin:accounts_user_change", args=[member.pk])
+    response = c.post(url, {"username": member.username, "platform_role": "admin", "is_superuser": "on"})
+    assert response.status_code in (302, 403)
+    if response.status_code == 302:
+        assert "/admin/login/" in response["Location"]
+    member.refresh_from_db()
+    assert member.platform_role == "" and not member.is_superuser
+    assert events("user.") == []
