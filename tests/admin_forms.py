@@ -10,14 +10,15 @@ def _add_form(form, data: dict) -> None:
         if field.disabled:
             continue
         bound = form[name]
-        value = bound.value()
+        value = bound.value()  # already prepared for the widget (JSON as text, objects as pks)
         key = bound.html_name
+        if field.show_hidden_initial and value is not None:
+            data[bound.html_initial_name] = value  # fields with callable defaults render a hidden initial too
         if isinstance(field.widget, MultiWidget):
             parts = value if isinstance(value, (list, tuple)) else field.widget.decompress(value)
             for i, (sub, part) in enumerate(zip(field.widget.widgets, parts)):
                 data[f"{key}_{i}"] = sub.format_value(part) or ""
             continue
-        value = field.prepare_value(value)
         if value is None or value is False:
             continue  # an unticked checkbox / empty choice is simply not posted
         data[key] = "on" if value is True else (list(value) if isinstance(value, (list, tuple)) else value)
@@ -31,7 +32,5 @@ def admin_form_data(response) -> dict:
         formset = inline.formset
         _add_form(formset.management_form, data)
         for form in formset.forms:
-            if form.instance.pk is None:
-                continue  # the empty "extra" rows are left blank, as a browser leaves them
-            _add_form(form, data)
+            _add_form(form, data)  # "extra" rows too: a browser posts their defaults
     return data

@@ -39,6 +39,8 @@ class TeamAdmin(admin.ModelAdmin):
             if obj.budget:
                 Team.objects.filter(pk=obj.pk).update(budget=obj.budget)
             return
+        if not form.changed_data:
+            return  # only the inline changed (its services audit that); no empty team.update row
         with transaction.atomic():
             before = {f: form.initial.get(f) for f in form.changed_data}
             obj.save()
