@@ -41,3 +41,11 @@ def test_staff_without_permissions_cannot_change_clusters(client_for):
     assert response.status_code == 403
     cluster.refresh_from_db()
     assert cluster.default_pod_security != "privileged" and not AuditEvent.objects.exists()
+
+
+def test_saving_an_unchanged_cluster_writes_no_audit_row(client_for):
+    cluster = make_cluster("dev")
+    c = client_for(make_user("root", is_superuser=True, is_staff=True))
+    url = reverse("admin:clusters_cluster_change", args=[cluster.pk])
+    assert c.post(url, admin_form_data(c.get(url))).status_code == 302
+    assert not AuditEvent.objects.exists()
