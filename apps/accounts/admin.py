@@ -1,9 +1,12 @@
 from django.contrib import admin
-from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
+from django.db import transaction
 
 from apps.accounts.models import ApiToken, User
 from apps.audit.admin_mixins import AuditedAdminMixin
+from apps.audit.services import audit_record
 
 
 @admin.register(User)
@@ -41,6 +44,17 @@ class PortalUserAdmin(AuditedAdminMixin, UserAdmin):
 
             user_deactivate(actor=request.user, user=form.instance)
 
+    def user_change_password(self, request, id, form_url=""):
+        # The admin's separate password page saves the form itself, past save_model: audit it
+        # here (that it happened, never the hash), in the same transaction as the change.
+        with transaction.atomic():
+            response = super().user_change_password(request, id, form_url)
+            if request.method == "POST" and response.status_code == 302:
+                user = User.objects.get(pk=id)
+                audit_record(actor=request.user, action="user.set_password", target=user,
+                             after={"usable_password": user.has_usable_password()})
+        return response
+
     def has_delete_permission(self, request, obj=None):
         # Deleting a user would cascade their memberships past the team services (no
         # RoleBinding reconcile) and orphan history; deactivate them instead.
@@ -59,3 +73,12 @@ class ApiTokenAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
     def audit_fields(self, obj):
         return ["user", "name", "prefix", "created_at", "last_used_at"]
+
+
+# Groups carry model permissions (e.g. who may use this admin): audit their changes too.
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class AuditedGroupAdmin(AuditedAdminMixin, GroupAdmin):
+    audit_action_prefix = "group"

@@ -37,7 +37,10 @@ class TeamAdmin(admin.ModelAdmin):
             created = services.team_create(actor=request.user, slug=obj.slug, name=obj.name, contact=obj.contact)
             obj.pk = created.pk
             if obj.budget:
-                Team.objects.filter(pk=obj.pk).update(budget=obj.budget)
+                with transaction.atomic():
+                    Team.objects.filter(pk=obj.pk).update(budget=obj.budget)
+                    audit_record(actor=request.user, action="team.update", target=created, team=created,
+                                 before={"budget": {}}, after={"budget": obj.budget})
             return
         if not form.changed_data:
             return  # only the inline changed (its services audit that); no empty team.update row

@@ -147,3 +147,28 @@ def test_people_without_admin_rights_cannot_change_users(client_for, request, me
     member.refresh_from_db()
     assert member.platform_role == "" and not member.is_superuser
     assert events("user.") == []
+
+
+def test_password_change_page_is_audited_without_the_password(client_for, root, member):
+    old_hash = member.password
+    response = client_for(root).post(reverse("admin:auth_user_password_change", args=[member.pk]),
+                                     {"password1": "another-horse-battery-9", "password2": "another-horse-battery-9",
+                                      "usable_password": "true"})
+    assert response.status_code == 302, response.content[:2000]
+    member.refresh_from_db()
+    assert member.check_password("another-horse-battery-9")
+    [event] = events("user.")
+    assert event.action == "user.set_password" and event.actor == root and event.target_id == str(member.pk)
+    dumped = json.dumps([event.before, event.after])
+    assert "another-horse" not in dumped and old_hash not in dumped and member.password not in dumped
+
+
+def test_group_permission_changes_are_audited(client_for, root):
+    from django.contrib.auth.models import Permission
+
+    perm = Permission.objects.get(codename="change_user")
+    response = client_for(root).post(reverse("admin:auth_group_add"), {"name": "helpdesk", "permissions": [str(perm.pk)]})
+    assert response.status_code == 302, response.content[:2000]
+    [event] = events("group.")
+    assert event.action == "group.create" and event.actor == root
+    assert event.after["name"] == "helpdesk" and len(event.after["permissions"]) == 1

@@ -104,3 +104,15 @@ def test_others_cannot_change_teams_in_the_admin(client_for, request, team, who)
         assert "/admin/login/" in response["Location"]
     team.refresh_from_db()
     assert team.name == "Payments" and not AuditEvent.objects.exists()
+
+
+def test_adding_a_team_with_a_budget_in_the_admin_is_audited(client_for, root):
+    c = client_for(root)
+    data = admin_form_data(c.get(reverse("admin:teams_team_add")))
+    data.update({"slug": "infra", "name": "Infra", "contact": "#infra", "budget": '{"requests.cpu": "8"}'})
+    response = c.post(reverse("admin:teams_team_add"), data)
+    assert response.status_code == 302, response.content[:2000]
+    team = Team.objects.get(slug="infra")
+    assert team.budget == {"requests.cpu": "8"}
+    assert actions() == ["team.create", "team.update"]
+    assert AuditEvent.objects.get(action="team.update").after == {"budget": {"requests.cpu": "8"}}
