@@ -104,7 +104,7 @@ def test_users_cannot_be_deleted_in_the_admin(client_for, root, member):
 
 
 def test_token_rename_is_audited_without_the_digest(client_for, root, member):
-    row, token = api_token_issue(actor=None, user=member, name="ci")
+    row, _ = api_token_issue(actor=None, user=member, name="ci")
     AuditEvent.objects.all().delete()
     response = post_change(client_for(root), reverse("admin:accounts_apitoken_change", args=[row.pk]), name="ci-renamed")
     assert response.status_code == 302
