@@ -1,12 +1,14 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
 from apps.accounts.models import ApiToken, User
+from apps.accounts.services import api_token_revoke
 from apps.audit.admin_mixins import AuditedAdminMixin
 from apps.audit.services import audit_record
+from apps.core.errors import ServiceError
 
 
 @admin.register(User)
@@ -65,14 +67,30 @@ class PortalUserAdmin(AuditedAdminMixin, UserAdmin):
 class ApiTokenAdmin(AuditedAdminMixin, admin.ModelAdmin):
     audit_action_prefix = "api_token"
     audit_secret_fields = ("digest",)  # the token's hash never goes into the audit log
-    list_display = ("prefix", "user", "name", "created_at", "last_used_at")
-    readonly_fields = ("prefix", "digest", "user", "created_at", "last_used_at")
+    list_display = ("prefix", "user", "name", "created_at", "expires_at", "last_used_at", "revoked_at")
+    list_filter = ("revoked_at",)
+    readonly_fields = ("prefix", "digest", "user", "created_at", "expires_at", "last_used_at", "revoked_at")
+    actions = ["revoke"]
 
     def has_add_permission(self, request):
-        return False  # tokens are issued with `manage.py issue_api_token`, which shows them once
+        return False  # tokens are issued on the API tokens page or with `manage.py issue_api_token`, which show them once
 
-    def audit_fields(self, obj):
-        return ["user", "name", "prefix", "created_at", "last_used_at"]
+    def has_delete_permission(self, request, obj=None):
+        return False  # revoke instead: the row stays so the audit log and a stale client can tell what happened
+
+    @admin.action(description="Revoke selected tokens")
+    def revoke(self, request, queryset):
+        done = 0
+        for token in queryset.select_related("user"):
+            try:
+                api_token_revoke(actor=request.user, token=token)
+                done += 1
+            except ServiceError:
+                pass  # already revoked
+            except PermissionDenied as exc:
+                self.message_user(request, str(exc), level=messages.ERROR)
+                return
+        self.message_user(request, f"{done} token(s) revoked.")
 
 
 # Groups carry model permissions (e.g. who may use this admin): audit their changes too.
