@@ -7,9 +7,9 @@ from apps.audit.models import AuditEvent
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "actor_name", "via", "action", "target_type", "target_repr", "team", "request_id")
+    list_display = ("created_at", "actor_name", "via", "action", "target_type", "target_repr", "team", "request_id", "client_request_id")
     list_filter = ("via", "action", "target_type")
-    search_fields = ("actor_name", "action", "target_repr", "target_id", "request_id", "message")
+    search_fields = ("actor_name", "action", "target_repr", "target_id", "request_id", "client_request_id", "message")
     date_hierarchy = "created_at"
     list_select_related = ("team",)
 

@@ -20,12 +20,14 @@ class AuditEventFilterSet(django_filters.FilterSet):
                                        help_text="part of the target's name or type, or type:id e.g. namespaces.namespace:12")
     via = django_filters.ChoiceFilter(choices=VIA_CHOICES, label="Via")
     request_id = django_filters.CharFilter(field_name="request_id", label="Request id")
+    client_request_id = django_filters.CharFilter(field_name="client_request_id", label="Client request id",
+                                                  help_text="the X-Request-ID the client sent (not verified)")
     since = django_filters.DateFilter(field_name="created_at", lookup_expr="date__gte", label="From")
     until = django_filters.DateFilter(field_name="created_at", lookup_expr="date__lte", label="Until")
 
     class Meta:
         model = AuditEvent
-        fields = ["actor", "action", "team", "target", "via", "request_id", "since", "until"]
+        fields = ["actor", "action", "team", "target", "via", "request_id", "client_request_id", "since", "until"]
 
     def filter_target(self, queryset, name, value):
         """``type:id`` selects one object's history; anything else searches names and types."""

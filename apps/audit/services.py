@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import models
 
 from apps.audit.models import AuditEvent
-from apps.core.context import current_request_id, current_via
+from apps.core.context import current_client_request_id, current_request_id, current_via
 
 
 def audit_record(
@@ -40,4 +40,5 @@ def audit_record(
         after=after,
         message=message,
         request_id=current_request_id(),
+        client_request_id=current_client_request_id(),
     )

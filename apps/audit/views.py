@@ -19,7 +19,7 @@ from apps.audit.selectors import audit_actions, audit_events_for
 from apps.core.htmx import render_page
 
 PAGE_SIZE = 50
-CSV_COLUMNS = ["time", "actor", "via", "action", "target_type", "target_id", "target", "team", "message", "request_id", "before", "after"]
+CSV_COLUMNS = ["time", "actor", "via", "action", "target_type", "target_id", "target", "team", "message", "request_id", "client_request_id", "before", "after"]
 
 
 @login_required
@@ -62,7 +62,7 @@ def audit_export(request):
             yield writer.writerow([_csv_cell(v) for v in (
                 event.created_at.isoformat(), event.actor_name, event.via, event.action, event.target_type,
                 event.target_id, event.target_repr, event.team.slug if event.team_id else "", event.message,
-                event.request_id,
+                event.request_id, event.client_request_id,
                 json.dumps(event.before, sort_keys=True) if event.before is not None else "",
                 json.dumps(event.after, sort_keys=True) if event.after is not None else "",
             )])

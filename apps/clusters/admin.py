@@ -30,6 +30,8 @@ class ClusterAdmin(admin.ModelAdmin):
         return False  # namespaces reference clusters; history must stay readable
 
     def save_model(self, request, obj, form, change):
+        if not form.changed_data:
+            return  # nothing changed: no save, no audit row
         with transaction.atomic():
             before = cluster_snapshot(Cluster.objects.get(pk=obj.pk))
             obj.save()

@@ -37,8 +37,13 @@ class TeamAdmin(admin.ModelAdmin):
             created = services.team_create(actor=request.user, slug=obj.slug, name=obj.name, contact=obj.contact)
             obj.pk = created.pk
             if obj.budget:
-                Team.objects.filter(pk=obj.pk).update(budget=obj.budget)
+                with transaction.atomic():
+                    Team.objects.filter(pk=obj.pk).update(budget=obj.budget)
+                    audit_record(actor=request.user, action="team.update", target=created, team=created,
+                                 before={"budget": {}}, after={"budget": obj.budget})
             return
+        if not form.changed_data:
+            return  # only the inline changed (its services audit that); no empty team.update row
         with transaction.atomic():
             before = {f: form.initial.get(f) for f in form.changed_data}
             obj.save()
@@ -52,6 +57,9 @@ class TeamAdmin(admin.ModelAdmin):
         if formset.model is not Membership:
             return super().save_formset(request, form, formset, change)
         team = form.instance
+        # The admin's change message reads these lists, which formset.save() would have
+        # filled; we do not call it (it would bypass the services), so fill them here.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         try:
             for inline_form in formset.forms:
                 if not inline_form.has_changed() and not formset._should_delete_form(inline_form):
@@ -60,19 +68,31 @@ class TeamAdmin(admin.ModelAdmin):
                 if formset._should_delete_form(inline_form):
                     if instance.pk:
                         services.membership_remove(actor=request.user, membership=instance)
+                        formset.deleted_objects.append(instance)
                 elif instance.pk:
-                    services.membership_change_role(actor=request.user, membership=instance, role=inline_form.cleaned_data["role"])
+                    # The form has already set the new role on ``instance``: the service must see the stored one.
+                    stored = Membership.objects.get(pk=instance.pk)
+                    services.membership_change_role(actor=request.user, membership=stored, role=inline_form.cleaned_data["role"])
+                    formset.changed_objects.append((stored, inline_form.changed_data))
                 elif inline_form.cleaned_data.get("user"):
-                    services.membership_add(actor=request.user, team=team, user=inline_form.cleaned_data["user"],
-                                            role=inline_form.cleaned_data["role"])
+                    created = services.membership_add(actor=request.user, team=team, user=inline_form.cleaned_data["user"],
+                                                      role=inline_form.cleaned_data["role"])
+                    formset.new_objects.append(created)
         except (PermissionDenied, ServiceError, ValidationError) as exc:
-            messages.error(request, str(exc))
+            messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
 
     def delete_model(self, request, obj):
         # Deleting a team with namespaces is refused by the database (PROTECT); an empty team may go.
         with transaction.atomic():
             audit_record(actor=request.user, action="team.delete", target=obj, before={"slug": obj.slug, "name": obj.name})
             obj.delete()
+
+    def delete_queryset(self, request, queryset):
+        # "Delete selected teams": audited one row per team, in the same transaction as the delete.
+        with transaction.atomic():
+            for team in queryset:
+                audit_record(actor=request.user, action="team.delete", target=team, before={"slug": team.slug, "name": team.name})
+            queryset.delete()
 
     def has_delete_permission(self, request, obj=None):
         return request.user.is_active and getattr(request.user, "is_platform_admin", False)
