@@ -244,6 +244,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Self-service namespaces, memberships and kubeconfigs for Kubernetes platform teams.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "apps.core.schema.document_common_errors"],
     # Swagger UI assets come from our own static files (no CDN).
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -189,7 +189,11 @@ from tests.ownership_guard import summary as _ownership_summary  # noqa: E402
 
 
 def pytest_terminal_summary(terminalreporter):
+    from tests.figures import FIGURES
+
     _ownership_summary(terminalreporter)
+    for line in FIGURES:
+        terminalreporter.write_line(line)
 
 PORTAL_RBAC = ROOT / "deploy" / "kubernetes" / "portal-rbac.yaml"
 PORTAL_SA = ("platform-portal", "portal")

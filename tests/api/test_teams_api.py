@@ -66,3 +66,13 @@ def test_query_count_does_not_grow_with_teams(api_client_for, admin_user, member
     assert response.json()["count"] == 21
     assert large == small, (small, large)
     assert large <= 3
+
+
+def test_a_team_without_members_counts_zero(api_client_for, admin_user, db):
+    from apps.teams.models import Team
+
+    Team.objects.create(slug="empty", name="Empty")
+
+    rows = api_client_for(admin_user).get("/api/v1/teams/").json()["results"]
+
+    assert [(r["slug"], r["member_count"]) for r in rows] == [("empty", 0)]

@@ -41,6 +41,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema_field
 from rest_framework import serializers
 
 from apps.approvals.models import Request
+from apps.core.schema import VALIDATION_ERROR_SCHEMA
 from apps.clusters.models import PodSecurityLevel
 
 # --- strict input -------------------------------------------------------------
@@ -319,13 +320,7 @@ class IdempotencyErrorSerializer(ErrorSerializer):
     field = serializers.CharField(help_text='The first body field that differs ("kind" for another kind of request)')
 
 
-# 400 bodies: field name -> messages; ``non_field_errors`` for the body as a whole.
-VALIDATION_ERROR_SCHEMA = {
-    "type": "object",
-    "additionalProperties": {"type": "array", "items": {"type": "string"}},
-    "description": 'Field name -> messages, e.g. {"name": ["..."], "quota": ["limits.cpu: must be at least requests.cpu (2)"]}; '
-                   'a malformed body gives {"detail": "..."}',
-}
+# 400 bodies: see apps.core.schema.
 
 _ERROR_DESCRIPTIONS = {
     400: "Invalid input: field-level messages",

@@ -9,6 +9,7 @@ maps to 400/403/409.
 """
 
 from django.core.exceptions import ValidationError
+from django.db.models.functions import Coalesce
 from django.db.models import Count, OuterRef, Subquery
 from django.http import Http404
 from django.urls import reverse
@@ -49,7 +50,8 @@ class TeamViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         own_role = Membership.objects.filter(team=OuterRef("pk"), user=user).values("role")[:1]
         member_count = Membership.objects.filter(team=OuterRef("pk")).order_by().values("team").annotate(n=Count("pk")).values("n")
         return (teams_visible_to(user)
-                .annotate(role=Subquery(own_role), member_count=Subquery(member_count))
+                # Coalesce: a team without members has no row in the subquery (NULL), it has 0 members.
+                .annotate(role=Subquery(own_role), member_count=Coalesce(Subquery(member_count), 0))
                 .order_by("slug"))
 
 
