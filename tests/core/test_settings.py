@@ -37,7 +37,7 @@ def production_env(**overrides: str | None) -> dict[str, str]:
 
 
 def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env,
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=False,
                           capture_output=True, text=True, timeout=120)
 
 
