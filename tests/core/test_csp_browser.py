@@ -31,6 +31,10 @@ def test_main_pages_have_no_console_errors_or_csp_violations(browser, live_serve
     cluster = make_cluster()
     namespace = make_namespace(team, cluster, "payments-web", owner=member)
     make_request(team, member, cluster, "payments-api")
+    # Staff too, so the Django admin pages below are the real ones (with
+    # their own scripts), not the admin login form.
+    admin_user.is_staff = admin_user.is_superuser = True
+    admin_user.save(update_fields=["is_staff", "is_superuser"])
     Membership.objects.get_or_create(team=team, user=admin_user, defaults={"role": Membership.Role.MANAGER})
 
     context = browser.new_context(base_url=live_server.url)
@@ -57,12 +61,15 @@ def test_main_pages_have_no_console_errors_or_csp_violations(browser, live_serve
         reverse("audit:list"),
         reverse("teams:detail", args=[team.slug]),
         reverse("api-docs"),
+        reverse("admin:index"),
+        reverse("admin:accounts_user_change", args=[member.pk]),
     ]
     visited = []
     for url in pages:
         response = page.goto(url)
         assert response.status == 200, url
         page.wait_for_load_state("networkidle")
+        assert "/login/" not in page.url, url
         if url == reverse("api-docs"):
             # Swagger UI rendered the schema (its inline bootstrap ran under the nonce).
             page.locator(".swagger-ui .opblock").first.wait_for()

@@ -138,3 +138,11 @@ def test_templates_have_no_inline_code():
         if "<script>" in text and path.parts[-2] != "drf_spectacular":
             offenders.append(f"{path.relative_to(ROOT)}: inline <script>")
     assert offenders == []
+
+
+@pytest.mark.parametrize(("percent", "expected"), [(0, "w-0"), (42, "w-42"), (33.6, "w-34"), (250, "w-100"),
+                                                   (-5, "w-0"), (None, "w-0"), ("n/a", "w-0")])
+def test_width_class_clamps_bar_widths_to_a_css_class(percent, expected):
+    from apps.core.templatetags.portal_ui import width_class
+
+    assert width_class(percent) == expected
