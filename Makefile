@@ -10,10 +10,18 @@ TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 
 .PHONY: run test bench install services browsers lint clean
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+# Two install levels: the demo (`make run`) installs only what it runs;
+# the tests add pytest, browsers' driver and the other test tools.
+$(PY):
 	@test -n "$(PYTHON)" || { echo "Python >= 3.12 is required (Django 6); install python3.12 and retry" >&2; exit 1; }
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.demo-installed: requirements.txt requirements-demo.txt | $(PY)
+	$(PY) -m pip install --quiet -r requirements-demo.txt
+	touch $@
+
+$(VENV)/.installed: requirements.txt requirements-demo.txt requirements-dev.txt | $(PY)
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
@@ -22,11 +30,11 @@ install: $(VENV)/.installed
 services:
 	bash deploy/dev/ensure-services.sh
 
-run: install
+run: $(VENV)/.demo-installed
 	bash deploy/dev/run.sh
 
 test: install services
-	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(PY) -m pytest $(PYTEST_ARGS)
+	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(PY) -m pytest --durations=25 $(PYTEST_ARGS)
 
 bench: install services
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(PY) -m kubesim.bench

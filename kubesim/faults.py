@@ -111,10 +111,14 @@ class FaultInjector:
         with self._lock:
             return [asdict(r) for r in self._rules]
 
-    def before(self, verb: str, resource: str, path: str, method: str = "") -> str | None:
+    def before(self, verb: str, resource: str, path: str, method: str = "",
+               stopping: threading.Event | None = None) -> str | None:
         """Apply matching rules: sleep, raise a StatusError, or return ``"drop"`` to close the connection.
 
         The admin endpoint itself is never faulted, so tests can always turn faults off.
+        ``stopping`` (the server's) cuts an injected latency short: a server going
+        down drops the request instead of answering it late, and its stop() does
+        not wait out the latency.
         """
         if path.startswith("/kubesim/"):
             return None
@@ -135,7 +139,10 @@ class FaultInjector:
                 elif rule.error_rate and self._random.random() < rule.error_rate:
                     action = rule
         if delay:
-            time.sleep(delay)
+            if stopping is None:
+                time.sleep(delay)
+            elif stopping.wait(delay):
+                return "drop"
         if action is None:
             return None
         if action.drop:
@@ -156,6 +163,8 @@ class RequestLogEntry:
     namespace: str = ""
     duration: float = 0.0
     query: str = ""
+    name: str = ""  # the object addressed, or created (a POST to a collection names it in the body)
+    user_agent: str = ""
 
     @property
     def is_write(self) -> bool:
@@ -163,21 +172,34 @@ class RequestLogEntry:
 
 
 class RequestLog:
-    """Every request served: (time, user, verb, path, status) and a few extras; bounded."""
+    """Every request served: (time, user, verb, path, status) and a few extras; bounded.
+
+    ``clear()`` starts a new window for ``entries()``/``writes()`` (what a
+    test looks at after its set-up); ``history()`` still has everything
+    since start, for checks that span the whole run.
+    """
 
     def __init__(self, max_entries: int = 100_000):
         self._entries: list[RequestLogEntry] = []
         self._lock = threading.Lock()
         self._max = max_entries
+        self._window = 0  # index in _entries where entries() starts
 
     def record(self, **kwargs) -> None:
         entry = RequestLogEntry(time=time.time(), **kwargs)
         with self._lock:
             self._entries.append(entry)
             if len(self._entries) > self._max:
-                del self._entries[: len(self._entries) - self._max]
+                dropped = len(self._entries) - self._max
+                del self._entries[:dropped]
+                self._window = max(0, self._window - dropped)
 
     def entries(self) -> list[RequestLogEntry]:
+        with self._lock:
+            return self._entries[self._window:]
+
+    def history(self) -> list[RequestLogEntry]:
+        """Every entry kept, including those before the last ``clear()``."""
         with self._lock:
             return list(self._entries)
 
@@ -187,7 +209,7 @@ class RequestLog:
 
     def clear(self) -> None:
         with self._lock:
-            self._entries.clear()
+            self._window = len(self._entries)
 
     def as_dicts(self) -> list[dict]:
         return [asdict(e) for e in self.entries()]

@@ -4,12 +4,18 @@ Values are kept as :class:`fractions.Fraction` so sums and comparisons are
 exact ("100m" + "900m" == "1"), and printed in the canonical form the real
 ``Quantity.String()`` gives, because quota messages and ``status.used`` show
 them: ``1500m``, ``2``, ``1k``, ``512Mi``, ``1536Mi``, ``1e3`` for exponents.
+
+Parsing is a step-by-step port of ``parseQuantityString`` and
+``ParseQuantity``, quirks included (``"+"``, ``"."`` and ``"Ki"`` are zero,
+``".Pi"`` and ``"e-10"`` are refused, the scale is an overflowing int32), so
+what kubesim accepts is what an API server accepts. ``from_json`` adds
+``UnmarshalJSON``'s whitespace trimming.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+from decimal import MAX_EMAX, MIN_EMIN, ROUND_UP, Decimal, localcontext
 from fractions import Fraction
 
 BINARY_SI = "BinarySI"
@@ -19,8 +25,15 @@ DECIMAL_EXPONENT = "DecimalExponent"
 _BINARY = {"Ki": 1, "Mi": 2, "Gi": 3, "Ti": 4, "Pi": 5, "Ei": 6}
 _DECIMAL = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
 _DECIMAL_SUFFIX = {v: k for k, v in _DECIMAL.items()}
-_RE = re.compile(r"^([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))(?:(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])|([eE][+-]?[0-9]+))?$")
-_NANO = Fraction(1, 10**9)
+_MAX_INT64 = 2**63 - 1
+_DIGITS = frozenset("0123456789")
+_SUFFIX_CHARS = frozenset("eEinumkKMGTP")
+# unicode.IsSpace: what Quantity.UnmarshalJSON trims (strings.TrimSpace) before parsing.
+_GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+
+ERR_FORMAT_WRONG = "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+ERR_NUMERIC = "unable to parse numeric part of quantity"
+ERR_SUFFIX = "unable to parse quantity's suffix"
 
 
 class QuantityError(ValueError):
@@ -58,33 +71,179 @@ class Quantity:
 ZERO = Quantity(Fraction(0), DECIMAL_SI)
 
 
+def _int32(value: int) -> int:
+    """Go int32 conversion/overflow: wraps modulo 2**32."""
+    return (value + 2**31) % 2**32 - 2**31
+
+
+def _parse_int64(text: str) -> int | None:
+    """strconv.ParseInt(text, 10, 64); None where Go returns an error."""
+    body = text[1:] if text[:1] in ("+", "-") else text
+    if not body or any(ch not in _DIGITS for ch in body):
+        return None
+    significant = body.lstrip("0")
+    if len(significant) > 19:
+        return None  # out of range; spares int() a huge string
+    value = int(significant or "0") * (-1 if text.startswith("-") else 1)
+    return value if -(2**63) <= value <= _MAX_INT64 else None
+
+
+def _scan(s: str) -> tuple[bool, str, str, str, str]:
+    """parseQuantityString, step by step: (positive, value, num, denom, suffix)."""
+    positive, pos, end = True, 0, len(s)
+    if pos < end:
+        if s[0] == "-":
+            positive, pos = False, pos + 1
+        elif s[0] == "+":
+            pos += 1
+    i = pos  # strip leading zeros
+    while True:
+        if i >= end:
+            return positive, "0", "0", "", ""
+        if s[i] != "0":
+            break
+        pos, i = pos + 1, i + 1
+    i = pos  # the numerator
+    while True:
+        if i >= end:
+            return positive, s[0:end], s[pos:end], "", ""
+        if s[i] not in _DIGITS:
+            num, pos = s[pos:i], i
+            break
+        i += 1
+    num = num or "0"
+    denom = ""
+    if pos < end and s[pos] == ".":
+        pos += 1
+        i = pos
+        while True:
+            if i >= end:
+                return positive, s[0:end], num, s[pos:end], ""
+            if s[i] not in _DIGITS:
+                denom, pos = s[pos:i], i
+                break
+            i += 1
+    value = s[0:pos]
+    suffix_start = i = pos
+    while True:
+        if i >= end:
+            return positive, value, num, denom, s[suffix_start:end]
+        if s[i] not in _SUFFIX_CHARS:
+            pos = i
+            break
+        i += 1
+    if pos < end and s[pos] in "+-":
+        pos += 1
+    i = pos
+    while True:
+        if i >= end:
+            return positive, value, num, denom, s[suffix_start:end]
+        if s[i] not in _DIGITS:
+            break
+        i += 1
+    raise QuantityError(ERR_FORMAT_WRONG)
+
+
+def _interpret(suffix: str) -> tuple[int, int, str]:
+    """quantitySuffixer.interpret: (base, exponent, format)."""
+    if suffix in _DECIMAL:
+        return 10, _DECIMAL[suffix], DECIMAL_SI
+    if suffix in _BINARY:
+        return 2, 10 * _BINARY[suffix], BINARY_SI
+    if len(suffix) > 1 and suffix[0] in "eE":
+        parsed = _parse_int64(suffix[1:])
+        # Read at 64 bits, kept in an int32 scale that is later negated: only
+        # [-MaxInt32, MaxInt32] is accepted (older releases truncated instead).
+        if parsed is not None and -(2**31 - 1) <= parsed <= 2**31 - 1:
+            return 10, parsed, DECIMAL_EXPONENT
+    raise QuantityError(ERR_SUFFIX)
+
+
+def decode(s: str) -> tuple[Decimal, str]:
+    """ParseQuantity: the exact value as a Decimal (cheap even for e2147483647) and its format.
+
+    Raises QuantityError with the real parser's message.
+    """
+    if len(s) == 0:
+        raise QuantityError(ERR_FORMAT_WRONG)
+    if s == "0":
+        return Decimal(0), DECIMAL_SI
+    positive, value, num, denom, suf = _scan(s)
+    base, exponent, fmt = _interpret(suf)
+    mantissa = 1
+    if fmt in (DECIMAL_EXPONENT, DECIMAL_SI):
+        scale = exponent
+        precision = 18 - (len(num) + len(denom))  # maxInt64Factors
+    else:
+        scale = 0
+        if exponent >= 0 and len(denom) == 0:
+            mantissa = 1 << exponent
+            precision = 15 - len(num) - int(exponent * 3 / 10) - 1
+        else:
+            precision = -1
+    if precision >= 0:
+        scale = _int32(scale - len(denom))
+        if scale >= -9:
+            shifted = _parse_int64(num + denom)
+            if shifted is None:
+                raise QuantityError(ERR_NUMERIC)
+            result = shifted * mantissa
+            if -(2**63) <= result <= _MAX_INT64:  # int64Multiply
+                sign = 0 if positive or result == 0 else 1
+                return Decimal((sign, tuple(int(d) for d in str(result)), scale)), fmt
+    # The inf.Dec path: SetString(value) wants at least one digit.
+    if not any(ch in _DIGITS for ch in value):
+        raise QuantityError(ERR_NUMERIC)
+    body = value.lstrip("+-")
+    whole, _, frac = body.partition(".")
+    digits = tuple(int(d) for d in (whole + frac).lstrip("0") or "0")
+    with localcontext() as ctx:
+        ctx.prec = len(digits) + 64
+        ctx.Emax, ctx.Emin = MAX_EMAX, MIN_EMIN
+        if base == 10:
+            amount = Decimal((0, digits, -_int32(len(frac) + _int32(-exponent))))
+        else:
+            amount = Decimal((0, digits, -len(frac))) * (2**exponent)
+        if amount and amount.as_tuple().exponent < -9:
+            amount = amount.quantize(Decimal("1e-9"), rounding=ROUND_UP)  # inf.RoundUp: away from zero
+        if fmt == BINARY_SI and amount > _MAX_INT64:
+            amount = Decimal(_MAX_INT64)
+        if fmt == BINARY_SI and 0 < amount < 1:
+            fmt = DECIMAL_SI
+    negative = value.startswith("-") and amount != 0
+    return (amount.copy_negate() if negative else amount), fmt
+
+
 def parse(text) -> Quantity:
-    """Parse ``"500m"``, ``"1Gi"``, ``"2"``, ``"1e3"`` (ints and floats from JSON too)."""
+    """ParseQuantity(text): ``"500m"``, ``"1Gi"``, ``"2"``, ``"1e3"``; ints and floats from JSON too.
+
+    Strict, like ParseQuantity: no surrounding whitespace (see ``from_json``).
+    """
     if isinstance(text, bool):
-        raise QuantityError("quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'")
+        raise QuantityError(ERR_FORMAT_WRONG)
     if isinstance(text, int):
         return Quantity(Fraction(text), DECIMAL_SI)
     if isinstance(text, float):
         text = repr(text)
-    m = _RE.match(str(text).strip())
-    if not m:
-        raise QuantityError("quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'")
-    number, suffix, exponent = m.group(1), m.group(2), m.group(3)
-    value = Fraction(number)
-    if exponent:
-        value *= Fraction(10) ** int(exponent[1:])
-        fmt = DECIMAL_EXPONENT
-    elif suffix in _BINARY:
-        value *= 1024 ** _BINARY[suffix]
-        fmt = BINARY_SI
+    if not isinstance(text, str):
+        raise QuantityError(ERR_FORMAT_WRONG)
+    amount, fmt = decode(text)
+    return Quantity(Fraction(amount), fmt)
+
+
+def validate_json(value) -> None:
+    """Raise QuantityError unless Quantity.UnmarshalJSON accepts ``value`` (no value computed)."""
+    if isinstance(value, str):
+        decode(value.strip(_GO_SPACE))
     else:
-        value *= Fraction(10) ** _DECIMAL[suffix or ""]
-        fmt = DECIMAL_SI
-    # The real Quantity keeps at most nano precision and rounds up.
-    if value.denominator != 1 and (value / _NANO).denominator != 1:
-        nanos = -((-value) // _NANO)
-        value = nanos * _NANO
-    return Quantity(value, fmt)
+        parse(value)
+
+
+def from_json(value) -> Quantity:
+    """Quantity.UnmarshalJSON: a JSON string is trimmed of (Unicode) whitespace, then parsed."""
+    if isinstance(value, str):
+        value = value.strip(_GO_SPACE)
+    return parse(value)
 
 
 def format_quantity(value: Fraction, fmt: str = DECIMAL_SI) -> str:
@@ -126,7 +285,7 @@ def resource_list(items: dict | None) -> dict[str, Quantity]:
     out = {}
     for key, value in (items or {}).items():
         try:
-            out[key] = parse(value)
+            out[key] = from_json(value)
         except QuantityError:
             continue
     return out

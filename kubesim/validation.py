@@ -14,7 +14,7 @@ import json
 import random
 import re
 
-from . import errors
+from . import errors, quantity
 from .resources import ResourceType
 
 # ----------------------------------------------------------- message helpers
@@ -300,8 +300,7 @@ def _validate_binding(obj: dict, c: Causes, cluster: bool) -> None:
             c.unsupported(f"subjects[{i}].apiGroup", s.get("apiGroup", ""), ["rbac.authorization.k8s.io"])
 
 
-_QUANTITY_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)(([eE][+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E))?$")
-QUANTITY_MSG = "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+QUANTITY_MSG = quantity.ERR_FORMAT_WRONG
 
 
 def _validate_quantities(field: str, values, c: Causes) -> None:
@@ -311,8 +310,14 @@ def _validate_quantities(field: str, values, c: Causes) -> None:
         c.type_invalid(field, values, "must be a map of quantities")
         return
     for k, v in values.items():
-        if not isinstance(v, (str, int, float)) or isinstance(v, bool) or not _QUANTITY_RE.match(str(v)):
+        # Quantity.UnmarshalJSON: trim whitespace, then ParseQuantity (its own message).
+        if not isinstance(v, (str, int, float)) or isinstance(v, bool):
             c.invalid(f"{field}[{k}]", v, QUANTITY_MSG)
+            continue
+        try:
+            quantity.validate_json(v)
+        except quantity.QuantityError as exc:
+            c.invalid(f"{field}[{k}]", v, str(exc))
 
 
 def _validate_pod_spec(spec, path: str, c: Causes) -> None:

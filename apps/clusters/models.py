@@ -32,6 +32,10 @@ class Cluster(models.Model):
     health_message = models.TextField(blank=True)
     health_checked_at = models.DateTimeField(null=True, blank=True)
     server_version = models.CharField(max_length=64, blank=True)
+    # The namespace of the ServiceAccount the portal signs in as on this
+    # cluster (from a SelfSubjectReview): never handed to a team, since its
+    # members could mint the portal's own tokens there.
+    portal_namespace = models.CharField(max_length=63, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import logging
 from pathlib import Path
 
 import yaml
@@ -16,6 +17,8 @@ from apps.audit.services import audit_record
 from apps.clusters import kube
 from apps.clusters.models import Cluster
 from apps.core.errors import ClusterError
+
+log = logging.getLogger(__name__)
 
 
 def _field(entries, name: str, what: str) -> dict:
@@ -133,6 +136,7 @@ def cluster_register(*, actor, name: str, kubeconfig: str, context: str | None =
         cluster.ca_bundle = parsed["ca_bundle"]
         cluster.auth_kind = parsed["auth_kind"]
         cluster.set_credentials(parsed["credentials"])
+        cluster.portal_namespace = ""  # new credentials: detected again by the health check below
         cluster.full_clean()
         cluster.save()
         audit_record(actor=actor, action="cluster.register" if created else "cluster.update", target=cluster,
@@ -140,10 +144,20 @@ def cluster_register(*, actor, name: str, kubeconfig: str, context: str | None =
     return cluster_check_health(cluster)
 
 
+def _service_account_namespace(username: str) -> str:
+    """``system:serviceaccount:<namespace>:<name>`` -> namespace; "" for other identities."""
+    parts = username.split(":")
+    if len(parts) == 4 and parts[:2] == ["system", "serviceaccount"]:
+        return parts[2]
+    return ""
+
+
 def cluster_check_health(cluster: Cluster) -> Cluster:
     """Ask the API server for its version; record healthy/unreachable with the message.
 
-    Writes only the health columns (no audit row: health is an observation,
+    The first healthy check also records which namespace holds the portal's
+    own ServiceAccount there (``portal_namespace``), reserved from then on.
+    Writes only these columns (no audit row: health is an observation,
     not a change anyone made) so it never races with an admin's edit.
     """
     now = timezone.now()
@@ -153,6 +167,13 @@ def cluster_check_health(cluster: Cluster) -> Cluster:
         fields = {"health": Cluster.Health.UNREACHABLE, "health_message": str(exc), "health_checked_at": now}
     else:
         fields = {"health": Cluster.Health.HEALTHY, "health_message": "", "health_checked_at": now, "server_version": version}
+        if not cluster.portal_namespace:
+            try:
+                fields["portal_namespace"] = _service_account_namespace(kube.whoami(cluster))
+            except ClusterError as exc:
+                # Clusters older than 1.28 have no SelfSubjectReview; the
+                # configured PORTAL_NAMESPACE still protects the usual place.
+                log.warning("cluster %s: cannot tell which namespace the portal runs in: %s", cluster.name, exc)
     Cluster.objects.filter(pk=cluster.pk).update(**fields)
     for attr, value in fields.items():
         setattr(cluster, attr, value)

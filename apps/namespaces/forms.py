@@ -134,3 +134,20 @@ class ProtectForm(forms.Form):
 
     protected = forms.TypedChoiceField(choices=[("true", "Protect"), ("false", "Unprotect")],
                                        coerce=lambda value: value == "true")
+
+
+class AdoptForm(forms.Form):
+    """A platform admin names an existing namespace and the team it goes to (``namespace_adopt`` decides)."""
+
+    cluster = forms.ModelChoiceField(queryset=Cluster.objects.order_by("name"), to_field_name="name", empty_label=None)
+    name = forms.CharField(max_length=63)
+    team = forms.ModelChoiceField(queryset=Team.objects.order_by("slug"), to_field_name="slug",
+                                  empty_label="choose the team that will own it")
+    purpose = forms.CharField(max_length=200, required=False)
+    # Step two: the uid shown in the preview, and the name typed again.
+    confirm_uid = forms.CharField(max_length=64, required=False, widget=forms.HiddenInput)
+    confirm_name = forms.CharField(max_length=63, required=False, label="Type the namespace name to confirm")
+
+    def add_service_errors(self, exc: ValidationError) -> None:
+        for field, messages in exc.message_dict.items():
+            self.add_error(field if field in self.fields else None, messages)

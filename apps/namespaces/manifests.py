@@ -8,7 +8,8 @@ approval, the YAML export and the "nothing changed" hash all agree
 Bundle, in apply order (the Namespace must exist before anything inside it):
 
 1. ``v1/Namespace`` with the portal's labels, Pod Security Admission labels
-   and annotations (owner, contact, purpose, expiry, request);
+   and annotations (the row's ``uid`` as ownership mark, owner, contact,
+   purpose, expiry, request);
 2. ``v1/ResourceQuota`` ``team-quota`` with the approved hard values;
 3. ``v1/LimitRange`` ``container-defaults`` (a quota makes pods without
    requests/limits fail admission, so every quota gets defaults);
@@ -74,6 +75,16 @@ def common_labels(namespace) -> dict[str, str]:
     return {MANAGED_BY_LABEL: MANAGED_BY, key("team"): namespace.team.slug}
 
 
+def ownership_mark(namespace) -> tuple[dict[str, str], dict[str, str]]:
+    """(labels, annotations) that mark a Namespace object as this row's.
+
+    The label says the portal manages it; the annotation names the row
+    (its ``uid``), so a label copied onto someone else's namespace is not
+    enough for the portal to write into it or delete it.
+    """
+    return {MANAGED_BY_LABEL: MANAGED_BY}, {key("namespace-id"): str(namespace.uid)}
+
+
 def role_binding_name(username: str, cluster_role: str) -> str:
     """``portal-<user>-<clusterrole>``, a valid DNS-1123 subdomain for any Django username.
 
@@ -104,7 +115,7 @@ def _namespace_object(namespace, request_id) -> dict:
         f"{PSA_PREFIX}/warn-version": "latest",
         key("team"): namespace.team.slug,
     }
-    annotations = {}
+    annotations = dict(ownership_mark(namespace)[1])
     if namespace.team.contact:
         annotations[key("contact")] = namespace.team.contact
     if namespace.expires_at is not None:

@@ -1,3 +1,5 @@
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -21,6 +23,10 @@ class Namespace(models.Model):
         TERMINATING = "Terminating", "Terminating"
         DELETED = "Deleted", "Deleted"
 
+    # The portal's own id for this row: written into the Namespace's ownership
+    # annotation, so a namespace someone else made (or copied our label onto)
+    # is never mistaken for one of ours.
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     cluster = models.ForeignKey("clusters.Cluster", on_delete=models.PROTECT, related_name="namespaces")
     name = models.CharField(max_length=63, validators=[validate_namespace_name])
     team = models.ForeignKey("teams.Team", on_delete=models.PROTECT, related_name="namespaces")
@@ -46,6 +52,13 @@ class Namespace(models.Model):
     quota_observed_at = models.DateTimeField(null=True, blank=True)
     # Last time the resync found the cluster differing from the bundle (and repaired it).
     drift_repaired_at = models.DateTimeField(null=True, blank=True)
+    # metadata.uid of the Namespace object on the cluster: set when the portal
+    # created it (or a platform admin adopted it). A namespace of the same name
+    # with another uid was deleted and re-created by someone else: not ours.
+    cluster_uid = models.CharField(max_length=64, blank=True)
+    # Adopted by a platform admin (it existed before the portal managed it):
+    # the one case where the portal writes to a namespace it did not create.
+    adopted = models.BooleanField(default=False)
     applied_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

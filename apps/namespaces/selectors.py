@@ -86,6 +86,8 @@ def bundle_for_request(request) -> list[dict]:
         expires_at=timezone.now() + timedelta(hours=ttl_hours) if ttl_hours else None,
         pod_security_level=payload.get("pod_security_level") or Namespace._meta.get_field("pod_security_level").default,
     )
+    if payload.get("namespace_uid"):
+        namespace.uid = payload["namespace_uid"]
     return render_bundle(namespace, team_memberships_for_bundle(request.team), request_id=request.pk)
 
 

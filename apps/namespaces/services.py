@@ -39,7 +39,8 @@ from apps.core import quantities
 from apps.core.errors import ClusterError
 from apps.namespaces import manifests
 from apps.namespaces.models import Namespace
-from apps.namespaces.selectors import bundle_for_namespace, namespace_is_reapable, namespaces_expired
+from apps.namespaces.selectors import bundle_for_namespace, namespace_is_reapable, namespaces_expired, team_memberships_for_bundle
+from apps.namespaces.validators import reserved_pattern, validate_namespace_name_on
 from apps.teams.selectors import can_manage_team
 
 log = logging.getLogger(__name__)
@@ -49,10 +50,8 @@ Phase = Namespace.Phase
 # the request timeout) so a live worker never loses it; a dead worker's
 # claim expires and the resync (or the redelivered task) takes over.
 CLAIM_REQUESTS = 20
-# How often the resync reads a Ready namespace back from its cluster to find
-# drift (someone edited the quota or a binding by hand).
-DRIFT_CHECK_SECONDS = getattr(settings, "RECONCILE_DRIFT_CHECK_SECONDS", 300)
-BASE_BACKOFF_SECONDS = getattr(settings, "RECONCILE_BASE_BACKOFF_SECONDS", 1)
+# First retry delay; doubled per attempt up to RECONCILE_MAX_BACKOFF_SECONDS.
+BASE_BACKOFF_SECONDS = 1
 
 
 @dataclass
@@ -79,6 +78,141 @@ def namespace_snapshot(namespace: Namespace) -> dict:
     """What the audit log keeps of a namespace's reconcile state."""
     return {"phase": namespace.phase, "attempts": namespace.attempts, "last_error": namespace.last_error,
             "observed_hash": namespace.observed_hash}
+
+
+# --- Ownership ---------------------------------------------------------------------
+
+
+def namespace_ownership(namespace: Namespace) -> kube.Ownership:
+    """How the gateway recognises ``namespace``'s object on the cluster as the portal's own."""
+    labels, annotations = manifests.ownership_mark(namespace)
+    return kube.Ownership(labels=labels, annotations=annotations, uid=namespace.cluster_uid, adopted=namespace.adopted)
+
+
+class _Reserved(ClusterError):
+    pass
+
+
+def _refuse_reserved(namespace: Namespace) -> None:
+    """Reserved names are never written or deleted, even by a row that predates the reservation."""
+    pattern = reserved_pattern(namespace.name, namespace.cluster)
+    if pattern is not None:
+        raise _Reserved(f"{namespace.cluster.name}: namespace {namespace.name} is reserved ({pattern}); "
+                        "the portal never writes to it", retryable=False)
+
+
+def namespace_name_problem_on_cluster(cluster, name: str) -> str | None:
+    """Why ``name`` cannot be given to a team on ``cluster`` as things stand there, or None.
+
+    One GET: a namespace of that name must not exist (the portal never adopts
+    one through a team's request). An unreachable cluster is not a reason to
+    refuse: the reconcile checks again right before it writes anything.
+    """
+    try:
+        live = kube.get_object(cluster, "v1", "Namespace", name)
+    except ClusterError as exc:
+        log.warning("cannot check whether namespace %s exists on %s: %s", name, cluster.name, exc)
+        return None
+    if live is None:
+        return None
+    annotations = (live.get("metadata") or {}).get("annotations") or {}
+    ours = annotations.get(manifests.key("namespace-id"))
+    if ours and Namespace.objects.filter(cluster=cluster, uid=_uuid_or_none(ours), phase=Phase.DELETED).exists():
+        return f'"{name}" is still being deleted on cluster {cluster.name}; try again when it is gone'
+    return f'namespace "{name}" exists on the cluster and is not managed by the portal'
+
+
+def _uuid_or_none(value: str):
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+# --- Adoption: the one way an existing namespace becomes the portal's -----------------------------
+
+
+@dataclass
+class AdoptionPreview:
+    """What adopting would do: the live namespace as it is now and the bundle the portal would apply."""
+
+    cluster_uid: str
+    live_labels: dict
+    created_at: str
+    objects: list[dict]
+
+
+def _adoption_target(*, actor, cluster, name: str, team) -> tuple[dict, Namespace]:
+    """Checks shared by preview and adopt: (live namespace, unsaved row that would manage it)."""
+    if actor is None or not actor.is_platform_admin:
+        raise PermissionDenied("only platform admins can adopt an existing namespace")
+    try:
+        validate_namespace_name_on(name, cluster)
+    except ValidationError as exc:
+        raise ValidationError({"name": exc.messages}) from None
+    live_row = Namespace.objects.filter(cluster=cluster, name=name).exclude(phase=Phase.DELETED).first()
+    if live_row is not None and live_row.phase != Phase.FAILED:
+        raise ValidationError({"name": [f'"{name}" is already managed by the portal on cluster {cluster.name}']})
+    if live_row is not None and live_row.team_id != team.pk:
+        raise ValidationError({"team": [f'"{name}" already has a (failed) record for team {live_row.team.slug}; adopt it for that team or delete the record first']})
+    try:
+        live = kube.get_object(cluster, "v1", "Namespace", name)
+    except ClusterError as exc:
+        raise ValidationError({"cluster": [f"cannot read the namespace from the cluster: {exc}"]}) from None
+    if live is None:
+        raise ValidationError({"name": [f'there is no namespace "{name}" on cluster {cluster.name} to adopt; request a new one instead']})
+    row = live_row or Namespace(cluster=cluster, name=name, team=team, quota=dict(settings.DEFAULT_NAMESPACE_QUOTA),
+                                pod_security_level=cluster.default_pod_security)
+    return live, row
+
+
+def namespace_adoption_preview(*, actor, cluster, name: str, team) -> AdoptionPreview:
+    """Read-only first step of adoption: what is on the cluster now and what would be applied to it."""
+    live, row = _adoption_target(actor=actor, cluster=cluster, name=name, team=team)
+    meta = live.get("metadata") or {}
+    return AdoptionPreview(cluster_uid=meta.get("uid", ""), live_labels=dict(meta.get("labels") or {}),
+                           created_at=meta.get("creationTimestamp", ""),
+                           objects=manifests.render_bundle(row, team_memberships_for_bundle(team)))
+
+
+def namespace_adopt(*, actor, cluster, name: str, team, confirm_uid: str, purpose: str = "") -> Namespace:
+    """A platform admin hands an existing namespace to ``team``; the portal manages it from now on.
+
+    Never part of a team's request: it is its own, audited action, confirmed
+    with the ``metadata.uid`` the admin saw in the preview, so a namespace
+    deleted and re-created since is not taken over by mistake. The reconcile
+    then applies the bundle (quota, bindings, policies, the ownership mark)
+    to exactly that object. A failed record of the same name (a namespace
+    that existed when the portal tried to create it) is reused.
+    """
+    live, row = _adoption_target(actor=actor, cluster=cluster, name=name, team=team)
+    meta = live.get("metadata") or {}
+    if not confirm_uid or confirm_uid != meta.get("uid"):
+        raise ValidationError({"confirm_uid": [
+            f'confirm with the current metadata.uid of namespace "{name}": {meta.get("uid")} '
+            f"(kubectl get namespace {name} -o jsonpath='{{.metadata.uid}}')"]})
+    if len(purpose) > 200:
+        raise ValidationError({"purpose": ["must be at most 200 characters"]})
+    with transaction.atomic():
+        before = None
+        if row.pk is not None:
+            row = Namespace.objects.select_for_update().get(pk=row.pk)
+            if row.phase != Phase.FAILED:
+                raise ValidationError({"name": [f'"{name}" is already managed by the portal on cluster {cluster.name}']})
+            before = namespace_snapshot(row)
+        row.adopted, row.cluster_uid = True, meta["uid"]
+        row.phase, row.attempts, row.last_error, row.observed_hash, row.next_attempt_at = Phase.PENDING, 0, "", "", None
+        if purpose:
+            row.purpose = purpose
+        row.save()
+        audit_record(actor=actor, action="namespace.adopt", target=row, team=team, before=before,
+                     after={**namespace_snapshot(row), "cluster": cluster.name, "cluster_uid": row.cluster_uid,
+                            "labels_before": dict(meta.get("labels") or {})},
+                     message=f"adopted existing namespace {name} (uid {row.cluster_uid}) on cluster {cluster.name} for team {team.slug}")
+    from apps.namespaces.tasks import reconcile_namespace  # tasks import services; keep the cycle lazy
+
+    transaction.on_commit(lambda: reconcile_namespace.delay(row.pk))
+    return row
 
 
 # --- Claiming ----------------------------------------------------------------------
@@ -165,7 +299,8 @@ def _start_attempt(namespace: Namespace, token: str) -> None:
     namespace.attempts, namespace.phase = row.attempts, row.phase
 
 
-def _finish_ready(namespace: Namespace, token: str, desired_hash: str, quota_status: dict | None, *, drift: list[str]) -> bool:
+def _finish_ready(namespace: Namespace, token: str, desired_hash: str, quota_status: dict | None, *, drift: list[str],
+                  cluster_uid: str) -> bool:
     """Ready with the applied hash; the request done. False if we lost the claim meanwhile."""
     now = timezone.now()
     with transaction.atomic():
@@ -182,7 +317,9 @@ def _finish_ready(namespace: Namespace, token: str, desired_hash: str, quota_sta
         row.next_attempt_at = None
         row.applied_at = now
         row.claimed_until, row.claimed_by = None, ""
-        fields = ["phase", "observed_hash", "last_error", "next_attempt_at", "applied_at", "claimed_until", "claimed_by", "updated_at"]
+        row.cluster_uid = cluster_uid
+        fields = ["phase", "observed_hash", "last_error", "next_attempt_at", "applied_at", "claimed_until", "claimed_by",
+                  "cluster_uid", "updated_at"]
         if quota_status is not None:
             row.quota_used, row.quota_observed_at = quota_status.get("used", {}), now
             fields += ["quota_used", "quota_observed_at"]
@@ -350,10 +487,11 @@ def namespace_reconcile(namespace_id: int, *, token: str | None = None, check_dr
                 return ReconcileResult("unchanged")
             log.warning("namespace %s drifted on %s: %s", namespace.name, namespace.cluster.name, ", ".join(drift))
         _start_attempt(namespace, token)
-        kube.apply(namespace.cluster, objects)
+        _refuse_reserved(namespace)
+        applied = kube.apply(namespace.cluster, objects, ownership=namespace_ownership(namespace))
         pruned = _prune_role_bindings(namespace, objects)
         quota_status = _read_quota(namespace)
-        if not _finish_ready(namespace, token, desired_hash, quota_status, drift=drift):
+        if not _finish_ready(namespace, token, desired_hash, quota_status, drift=drift, cluster_uid=applied.namespace_uid):
             return ReconcileResult("busy", "claim lost while applying")
         return ReconcileResult("repaired" if drift else "applied", pruned=pruned, drift=drift)
     except ClusterError as exc:
@@ -499,15 +637,16 @@ def namespace_finalize_delete(namespace_id: int, *, token: str | None = None) ->
         phase = Namespace.objects.filter(pk=namespace_id).values_list("phase", flat=True).first()
         return ReconcileResult("gone" if phase in (None, Phase.DELETED) else "busy")
     namespace = Namespace.objects.select_related("cluster", "team").get(pk=namespace_id)
+    # Not the portal's to delete (a reserved name, someone else's namespace
+    # of that name): the record is closed and the cluster left alone.
+    left_alone = ""
     try:
-        kube.delete_namespace(namespace.cluster, namespace.name)
+        _refuse_reserved(namespace)
+        kube.delete_namespace(namespace.cluster, namespace.name, ownership=namespace_ownership(namespace))
+    except (kube.NotOwnedError, _Reserved) as exc:
+        left_alone = str(exc)
     except ClusterError as exc:
-        delay = backoff_seconds(namespace.attempts + 1)
-        Namespace.objects.filter(pk=namespace_id, claimed_by=token).update(
-            last_error=str(exc), attempts=namespace.attempts + 1, claimed_until=None, claimed_by="",
-            next_attempt_at=timezone.now() + timedelta(seconds=delay) if exc.retryable else None,
-        )
-        return ReconcileResult("retry" if exc.retryable else "failed", str(exc), retry_in=delay if exc.retryable else None)
+        return _delete_retry_later(namespace, token, exc)
     except BaseException:
         namespace_release(namespace_id, token)
         raise
@@ -518,13 +657,25 @@ def namespace_finalize_delete(namespace_id: int, *, token: str | None = None) ->
         before = namespace_snapshot(row)
         row.phase = Phase.DELETED
         row.deleted_at = timezone.now()
-        row.last_error = ""
+        row.last_error = left_alone
         row.next_attempt_at = None
         row.claimed_until, row.claimed_by = None, ""
         row.save(update_fields=["phase", "deleted_at", "last_error", "next_attempt_at", "claimed_until", "claimed_by", "updated_at"])
+        message = (f"deleted in the portal only; nothing was deleted on cluster {row.cluster.name}: {left_alone}" if left_alone
+                   else f"deleted on cluster {row.cluster.name}")
         audit_record(actor=None, action="namespace.deleted", target=row, team=row.team, before=before, after=namespace_snapshot(row),
-                     message=f"deleted on cluster {row.cluster.name}")
-    return ReconcileResult("applied")
+                     message=message)
+    return ReconcileResult("applied", left_alone)
+
+
+def _delete_retry_later(namespace: Namespace, token: str, exc: ClusterError) -> ReconcileResult:
+    """The delete failed: Terminating still, with the error; retried later unless the cluster refused it."""
+    delay = backoff_seconds(namespace.attempts + 1)
+    Namespace.objects.filter(pk=namespace.pk, claimed_by=token).update(
+        last_error=str(exc), attempts=namespace.attempts + 1, claimed_until=None, claimed_by="",
+        next_attempt_at=timezone.now() + timedelta(seconds=delay) if exc.retryable else None,
+    )
+    return ReconcileResult("retry" if exc.retryable else "failed", str(exc), retry_in=delay if exc.retryable else None)
 
 
 def namespaces_to_resync(now=None) -> dict[str, list[int]]:
@@ -532,13 +683,13 @@ def namespaces_to_resync(now=None) -> dict[str, list[int]]:
 
     * ``reconcile``: Pending/Provisioning rows whose next attempt is due and
       that nobody holds (a lost task, a dead worker, an eager-mode retry);
-    * ``drift``: Ready rows not read back for ``DRIFT_CHECK_SECONDS``;
+    * ``drift``: Ready rows not read back for ``RECONCILE_DRIFT_CHECK_SECONDS``;
     * ``delete``: Terminating rows whose next attempt is due.
     """
     now = now or timezone.now()
     free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
     due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
-    stale = now - timedelta(seconds=DRIFT_CHECK_SECONDS)
+    stale = now - timedelta(seconds=settings.RECONCILE_DRIFT_CHECK_SECONDS)
     base = Namespace.objects.filter(free)
     return {
         "reconcile": list(base.filter(due, phase__in=[Phase.PENDING, Phase.PROVISIONING]).values_list("pk", flat=True)),

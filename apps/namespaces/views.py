@@ -25,12 +25,12 @@ from apps.core.errors import ServiceError
 from apps.core.htmx import is_htmx, render_page
 from apps.core.templatetags.portal_ui import UNSETTLED_PHASES
 from apps.namespaces.filters import NamespaceFilterSet
-from apps.namespaces.forms import QUOTA_FIELDS, NamespaceRequestForm, ProtectForm
+from apps.namespaces.forms import QUOTA_FIELDS, AdoptForm, NamespaceRequestForm, ProtectForm
 from apps.namespaces.manifests import to_yaml
 from apps.namespaces.models import Namespace
 from apps.namespaces.selectors import bundle_for_namespace, namespace_get_for_user, namespaces_visible_to
 from apps.namespaces.services import namespace_delete as delete_service
-from apps.namespaces.services import namespace_set_protected
+from apps.namespaces.services import namespace_adopt, namespace_adoption_preview, namespace_set_protected
 from apps.teams.selectors import can_manage_team, teams_visible_to
 
 DASHBOARD_PAGE_SIZE = 50
@@ -214,6 +214,39 @@ def namespace_protect(request, pk: int):
         else:
             messages.success(request, f'Namespace "{namespace.name}" is no longer protected: it is deleted when its TTL expires.')
     return redirect(reverse("namespaces:detail", args=[namespace.pk]))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def namespace_adopt_view(request):
+    """Platform admins only: hand an existing namespace to a team, in two steps.
+
+    Step one (no ``confirm_uid``) reads the namespace from the cluster and
+    shows it with the exact bundle that would be applied; step two carries
+    the uid seen there and the name typed again, and adopts.
+    """
+    if not request.user.is_platform_admin:
+        raise PermissionDenied("only platform admins can adopt an existing namespace")
+    form = AdoptForm(request.POST or None)
+    context = {"form": form}
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            if not data["confirm_uid"]:
+                preview = namespace_adoption_preview(actor=request.user, cluster=data["cluster"], name=data["name"], team=data["team"])
+                context.update({"preview": preview, "yaml": to_yaml(preview.objects),
+                                "confirm": AdoptForm(initial={**data, "cluster": data["cluster"].name, "team": data["team"].slug,
+                                                              "confirm_uid": preview.cluster_uid})})
+            elif data["confirm_name"] != data["name"]:
+                form.add_error("confirm_name", f'type "{data["name"]}" to confirm')
+            else:
+                namespace = namespace_adopt(actor=request.user, cluster=data["cluster"], name=data["name"], team=data["team"],
+                                            confirm_uid=data["confirm_uid"], purpose=data["purpose"])
+                messages.success(request, f'Namespace "{namespace.name}" is adopted by team {namespace.team.slug}; the portal now applies its bundle.')
+                return redirect(reverse("namespaces:detail", args=[namespace.pk]))
+        except ValidationError as exc:
+            form.add_service_errors(exc)
+    return render_page(request, "namespaces/adopt.html", context, status=400 if form.errors else 200)
 
 
 def _message(exc: Exception) -> str:

@@ -50,7 +50,7 @@ class IssuedCertificate(models.Model):
         constraints = [models.UniqueConstraint(fields=["fingerprint_sha256"], name="issuedcertificate_unique_fingerprint")]
 
     def __str__(self):
-        return f"{self.subject} on {self.cluster_id} (serial {self.serial[:16]})"
+        return f"{self.subject} on {self.cluster.name} (serial {self.serial[:16]})"
 
     @property
     def is_expired(self) -> bool:
@@ -90,4 +90,4 @@ class Onboarding(models.Model):
         ordering = ["-approved_at", "-id"]
 
     def __str__(self):
-        return f"onboarding of {self.user_id} into {self.team_id}"
+        return f"onboarding of {self.user.get_username()} into {self.team.slug}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.http import Http404
 
@@ -96,11 +97,27 @@ def kubeconfig_namespaces_for(user) -> QuerySet[Namespace]:
     return namespaces_visible_to(user).exclude(phase__in=[Namespace.Phase.TERMINATING, Namespace.Phase.DELETED]).order_by("cluster__name", "name")
 
 
+# How many namespace names a refusal lists before "and N more".
+_LISTED = 20
+
+
 def kubeconfig_namespace_get(user, cluster: Cluster, name: str) -> Namespace:
-    """The live namespace ``name`` on ``cluster`` if the user can see it; 404 otherwise."""
-    ns = kubeconfig_namespaces_for(user).filter(cluster=cluster, name=name).first()
+    """The live namespace ``name`` on ``cluster`` if the user can see it.
+
+    Otherwise PermissionDenied naming the namespaces the user can get a
+    kubeconfig for on that cluster. The same answer whether ``name`` exists
+    or not (``kube-system``, another team's), so it reveals nothing.
+    """
+    mine = kubeconfig_namespaces_for(user).filter(cluster=cluster)
+    ns = mine.filter(name=name).first()
     if ns is None:
-        raise Http404("No such namespace")
+        names = list(mine.values_list("name", flat=True)[:_LISTED + 1])
+        if not names:
+            choices = "you have none there yet (request one, or ask to join a team)"
+        else:
+            choices = ", ".join(names[:_LISTED]) + (f" and {mine.count() - _LISTED} more" if len(names) > _LISTED else "")
+        raise PermissionDenied(f'you cannot get a kubeconfig for namespace "{name[:63]}" on cluster {cluster.name}; '
+                               f"namespaces you can: {choices}")
     return ns
 
 
@@ -126,7 +143,11 @@ def histogram(values: list[float], bins: int = 10) -> list[dict]:
     for v in values:
         counts[min(bins - 1, int(v / width))] += 1
     peak = max(counts)
-    return [{"low": i * width, "high": (i + 1) * width, "count": c, "percent": round(100 * c / peak) if peak else 0}
+    # Enough decimals that neighbouring bucket edges differ: 0.003 s wide
+    # buckets need three, 20 s wide ones none.
+    decimals = max(0, -math.floor(math.log10(width))) if width > 0 else 0
+    return [{"low": i * width, "high": (i + 1) * width, "count": c, "percent": round(100 * c / peak) if peak else 0,
+             "label": f"{i * width:.{decimals}f}–{(i + 1) * width:.{decimals}f}"}
             for i, c in enumerate(counts)]
 
 

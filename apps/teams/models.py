@@ -1,6 +1,9 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import validate_slug
 from django.db import models
+
+from apps.core import quantities
 
 
 class Team(models.Model):
@@ -16,6 +19,22 @@ class Team(models.Model):
 
     def __str__(self):
         return self.slug
+
+    def clean(self):
+        # The budget is set in the admin as raw JSON; its values are compared
+        # with requested quotas as quantities, so they must be ones Kubernetes
+        # accepts (a "NaN" budget would silently drop out of the comparison).
+        if not isinstance(self.budget, dict):
+            raise ValidationError({"budget": 'must be an object of resource name to quantity, e.g. {"requests.cpu": "20"}'})
+        problems = []
+        for resource, value in self.budget.items():
+            try:
+                if quantities.parse(value) <= 0:
+                    problems.append(f"{resource}: must be greater than zero")
+            except quantities.QuantityError as exc:
+                problems.append(f"{resource}: {exc}")
+        if problems:
+            raise ValidationError({"budget": problems})
 
 
 class Membership(models.Model):

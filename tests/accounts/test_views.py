@@ -8,13 +8,22 @@ from django.urls import reverse
 
 from tests.conftest import PASSWORD
 
-pytestmark = pytest.mark.django_db
+# Logging in with a password is under test: the production hashers, not the suite's fast one.
+pytestmark = [pytest.mark.django_db, pytest.mark.real_password_hashing]
 
 
 def test_login_page_renders_for_anonymous(client):
     response = client.get(reverse("login"))
     assert response.status_code == 200
     assert 'autocomplete="current-password"' in response.content.decode()
+
+
+def test_login_tests_store_passwords_with_the_production_hasher(member):
+    # The rest of the suite uses a fast hasher (tests/conftest.py); logging in is tested against the real one.
+    from django.conf import settings
+
+    assert member.password.startswith("pbkdf2_sha256$")
+    assert settings.PASSWORD_HASHERS[0] == "django.contrib.auth.hashers.PBKDF2PasswordHasher"
 
 
 def test_login_then_lands_on_the_dashboard(client, member):

@@ -191,6 +191,31 @@ def test_bad_quantities_are_quota_field_errors(api_client_for, member, db_cluste
     assert any(m.startswith(message) for m in errors["quota"]), errors
 
 
+@pytest.mark.parametrize(
+    ("value", "hint"),
+    [("2 Gi", "remove the spaces (write 2Gi, not 2 Gi)"), ("NaN", "write a number followed by an optional unit"),
+     (" 1Gi", "remove the spaces"), ("1e", "write a number followed by an optional unit")],
+)
+def test_quantity_the_api_server_would_refuse_is_a_400_naming_the_resource_and_changes_nothing(
+        api_client_for, member, db_cluster, value, hint):
+    client = api_client_for(member)  # (creating its token is audited)
+    audit_before = AuditEvent.objects.count()
+    response = client.post(URL, body(quota={"requests.memory": value, "limits.memory": "4Gi"}), format="json")
+    assert response.status_code == 400, response.content
+    [message] = response.json()["quota"]
+    assert message.startswith(f'requests.memory: "{value}" is not a Kubernetes quantity: {hint}'), message
+    assert "examples: 500m, 2, 1.5, 512Mi, 2Gi, 1e3" in message
+    assert not Request.objects.exists()
+    assert AuditEvent.objects.count() == audit_before
+
+
+def test_outsider_with_a_bad_quantity_learns_nothing_about_the_team(api_client_for, outsider, team, db_cluster):
+    response = api_client_for(outsider).post(URL, body(quota={"requests.memory": "2 Gi"}), format="json")
+    assert response.status_code == 400
+    assert response.json()["team"] == ['you are not a member of a team "payments"']
+    assert not Request.objects.exists()
+
+
 def test_integer_quantities_are_accepted(api_client_for, member, db_cluster):
     response = api_client_for(member).post(URL, body(quota={"pods": 20, "requests.cpu": "500m"}), format="json")
     assert response.status_code == 201, response.content
@@ -309,10 +334,40 @@ def test_reusing_a_key_for_a_different_request_is_422(api_client_for, member, db
     assert Request.objects.count() == 1
 
 
+@pytest.mark.parametrize("field, change", [
+    ("name", {"name": "something-else"}),
+    ("purpose", {"purpose": "another purpose"}),
+    ("quota", {"quota": {"requests.cpu": "1", "limits.cpu": "3"}}),
+    ("ttl_hours", {"ttl_hours": 48}),
+    ("pod_security_level", {"pod_security_level": "privileged"}),
+])
+def test_a_key_reused_with_any_different_field_is_422_naming_it(api_client_for, member, db_cluster, field, change):
+    client = api_client_for(member)
+    first = client.post(URL, body(), format="json", HTTP_IDEMPOTENCY_KEY="same-key")
+
+    other = client.post(URL, {**body(), **change}, format="json", HTTP_IDEMPOTENCY_KEY="same-key")
+
+    assert other.status_code == 422
+    assert other.json()["field"] == field and f"`{field}`" in other.json()["detail"]
+    assert Request.objects.count() == 1
+    replay = client.post(URL, body(), format="json", HTTP_IDEMPOTENCY_KEY="same-key")
+    assert replay.status_code == 200 and replay.json()["id"] == first.json()["id"]
+
+
+def test_a_replay_that_omits_a_defaulted_field_is_the_same_request(api_client_for, member, db_cluster):
+    client = api_client_for(member)
+    first = client.post(URL, {**body(), "pod_security_level": db_cluster.default_pod_security}, format="json",
+                        HTTP_IDEMPOTENCY_KEY="k5")
+
+    replay = client.post(URL, body(), format="json", HTTP_IDEMPOTENCY_KEY="k5")
+
+    assert replay.status_code == 200 and replay.json()["id"] == first.json()["id"]
+
+
 def test_key_already_used_for_another_kind_of_request_is_422(api_client_for, member, team, db_cluster):
     Request.objects.create(kind=Request.Kind.MEMBERSHIP, team=team, requester=member, idempotency_key="k4")
     response = api_client_for(member).post(URL, body(), format="json", HTTP_IDEMPOTENCY_KEY="k4")
-    assert response.status_code == 422
+    assert response.status_code == 422 and response.json()["field"] == "kind"
     assert Request.objects.filter(kind=Request.Kind.NAMESPACE).count() == 0
 
 
@@ -488,6 +543,23 @@ def test_manager_approves_and_a_namespace_is_created(api_client_for, member, man
     namespace = Namespace.objects.get(pk=data["namespace"])
     assert namespace.name == "payments-dev" and namespace.team == team and namespace.expires_at is not None
     assert AuditEvent.objects.filter(action="request.approve", target_id=str(req.pk), via="api").exists()
+
+
+def test_approving_a_request_whose_stored_quota_the_cluster_would_refuse_is_a_400(api_client_for, member, manager, outsider, team, make_request):
+    req = make_request(member, team)
+    # Stored while the portal's parser still took "2 Gi".
+    Request.objects.filter(pk=req.pk).update(payload={**req.payload, "quota": {"requests.memory": "2 Gi"}})
+    client = api_client_for(manager)
+    audit_before = AuditEvent.objects.count()
+    response = client.post(f"{detail(req.pk)}approve/", {}, format="json")
+    assert response.status_code == 400, response.content
+    [message] = response.json()["quota"]
+    assert message.startswith('requests.memory: "2 Gi" is not a Kubernetes quantity: remove the spaces')
+    req.refresh_from_db()
+    assert req.state == Request.State.SUBMITTED and not Namespace.objects.exists()
+    assert AuditEvent.objects.count() == audit_before
+    # An outsider learns nothing from the same call.
+    assert api_client_for(outsider).post(f"{detail(req.pk)}approve/", {}, format="json").status_code == 404
 
 
 def test_approve_without_a_body_is_fine(api_client_for, member, manager, team, make_request):

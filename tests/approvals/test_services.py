@@ -110,7 +110,25 @@ def test_manager_approves_and_the_namespace_row_appears(member, manager, team, d
     assert namespace.owner == member and namespace.quota == QUOTA
     assert namespace.expires_at is not None
     assert approved.namespace == namespace
-    assert list(AuditEvent.objects.filter(target_id=str(request.pk)).values_list("action", flat=True)) == ["request.approve", "request.submit"]
+    assert list(AuditEvent.objects.filter(target_type="approvals.request", target_id=str(request.pk)).values_list("action", flat=True)) == ["request.approve", "request.submit"]
+
+
+@pytest.mark.parametrize("stored", ["2 Gi", "NaN"])
+def test_approval_refuses_a_quota_stored_before_the_parser_was_strict(member, manager, team, demo_cluster, stored):
+    request = submit(member, team, demo_cluster)
+    # What the portal's earlier, client-library parser let through.
+    Request.objects.filter(pk=request.pk).update(payload={**request.payload, "quota": {**QUOTA, "requests.memory": stored}})
+    request.refresh_from_db()
+    audit_before = AuditEvent.objects.count()
+    with pytest.raises(ValidationError) as exc:
+        request_approve(actor=manager, request=request)
+    [message] = exc.value.message_dict["quota"]
+    assert message.startswith(f'requests.memory: "{stored}" is not a Kubernetes quantity')
+    assert message.endswith("reject this request and ask for it again")
+    request.refresh_from_db()
+    assert request.state == Request.State.SUBMITTED
+    assert not Namespace.objects.exists()
+    assert AuditEvent.objects.count() == audit_before
 
 
 def test_requester_cannot_decide_their_own_request(manager, team, demo_cluster):

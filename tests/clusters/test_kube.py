@@ -27,8 +27,14 @@ QUOTA = {"requests.cpu": "1", "limits.cpu": "2", "requests.memory": "1Gi", "limi
 
 
 def bundle(name="payments-dev", quota=None, members=(("alice", "member"),)):
-    ns = Namespace(name=name, team=Team(slug="payments", contact="#payments"), quota=quota or dict(QUOTA))
+    ns = Namespace(name=name, team=Team(slug="payments", contact="#payments"), quota=quota or dict(QUOTA), uid=NAMESPACE_UID)
     return manifests.render_bundle(ns, [Membership(user=User(username=u), role=r) for u, r in members])
+
+
+NAMESPACE_UID = "8d1b8c52-0c7e-4a43-9a53-0a5d1f0b6a11"
+# The mark of every bundle() above: the managed-by label and the row's id.
+MARK = kube.Ownership(labels={"app.kubernetes.io/managed-by": "platform-portal"},
+                      annotations={"portal.platform.io/namespace-id": NAMESPACE_UID})
 
 
 @pytest.fixture
@@ -53,16 +59,20 @@ def test_apply_creates_every_object_with_one_patch_each_under_the_portal_field_m
     objects = bundle()
     handle.request_log.clear()
 
-    kube.apply(cluster, objects)
+    applied = kube.apply(cluster, objects, ownership=MARK)
 
     writes = handle.request_log.writes()
-    assert [(w.verb, w.method) for w in writes] == [("patch", "PATCH")] * len(objects)
+    # A create that fails if the name exists (never adopt), then one apply per object.
+    assert [(w.verb, w.method) for w in writes] == [("create", "POST")] + [("patch", "PATCH")] * len(objects)
     assert all(w.status in (200, 201) for w in writes)
-    assert all("fieldManager=platform-portal" in w.query and "force=true" in w.query for w in writes)
+    assert all("fieldManager=platform-portal" in w.query for w in writes)
+    assert all("force=true" in w.query for w in writes[1:])
+    assert applied.created is True and applied.namespace_uid and len(applied.objects) == len(objects)
     core, rbac, net = k8s.CoreV1Api(admin_api), k8s.RbacAuthorizationV1Api(admin_api), k8s.NetworkingV1Api(admin_api)
     live_ns = core.read_namespace("payments-dev")
     assert live_ns.metadata.labels["app.kubernetes.io/managed-by"] == "platform-portal"
-    assert [(m.manager, m.operation) for m in live_ns.metadata.managed_fields] == [("platform-portal", "Apply")]
+    assert {(m.manager, m.operation) for m in live_ns.metadata.managed_fields} == {("platform-portal", "Apply"), ("platform-portal", "Update")}
+    assert live_ns.metadata.annotations["portal.platform.io/namespace-id"] == NAMESPACE_UID
     assert core.read_namespaced_resource_quota("team-quota", "payments-dev").spec.hard == QUOTA
     assert core.read_namespaced_limit_range("container-defaults", "payments-dev").spec.limits[0].default == {"cpu": "500m", "memory": "512Mi"}
     assert {p.metadata.name for p in net.list_namespaced_network_policy("payments-dev").items} == {"default-deny-ingress", "allow-same-namespace"}
@@ -72,11 +82,11 @@ def test_apply_creates_every_object_with_one_patch_each_under_the_portal_field_m
 
 def test_apply_with_force_takes_back_a_field_someone_edited_by_hand(kubesim_cluster, admin_api):
     _, cluster = kubesim_cluster
-    kube.apply(cluster, bundle())
+    kube.apply(cluster, bundle(), ownership=MARK)
     core = k8s.CoreV1Api(admin_api)
     core.patch_namespaced_resource_quota("team-quota", "payments-dev", {"spec": {"hard": {"limits.cpu": "64"}}})
 
-    kube.apply(cluster, bundle())
+    kube.apply(cluster, bundle(), ownership=MARK)
 
     assert core.read_namespaced_resource_quota("team-quota", "payments-dev").spec.hard["limits.cpu"] == "2"
 
@@ -84,7 +94,7 @@ def test_apply_with_force_takes_back_a_field_someone_edited_by_hand(kubesim_clus
 def test_the_least_privilege_account_can_bind_admin_edit_view_without_holding_them(kubesim_cluster, admin_api):
     _, cluster = kubesim_cluster
 
-    kube.apply(cluster, bundle(members=(("alice", "member"), ("bob", "manager"), ("victor", "viewer"))))
+    kube.apply(cluster, bundle(members=(("alice", "member"), ("bob", "manager"), ("victor", "viewer"))), ownership=MARK)
 
     names = {b.metadata.name for b in k8s.RbacAuthorizationV1Api(admin_api).list_namespaced_role_binding("payments-dev").items}
     assert {"portal-alice-edit", "portal-bob-admin", "portal-victor-view"} <= names
@@ -92,7 +102,7 @@ def test_the_least_privilege_account_can_bind_admin_edit_view_without_holding_th
 
 def test_list_get_delete_and_quota_status(kubesim_cluster):
     _, cluster = kubesim_cluster
-    kube.apply(cluster, bundle(members=(("alice", "member"), ("bob", "manager"))))
+    kube.apply(cluster, bundle(members=(("alice", "member"), ("bob", "manager"))), ownership=MARK)
 
     listed = kube.list_objects(cluster, "rbac.authorization.k8s.io/v1", "RoleBinding", "payments-dev",
                                label_selector="app.kubernetes.io/managed-by=platform-portal")
@@ -103,7 +113,8 @@ def test_list_get_delete_and_quota_status(kubesim_cluster):
     assert status["hard"] == QUOTA and set(status["used"]) == set(QUOTA)
     assert kube.delete_object(cluster, "rbac.authorization.k8s.io/v1", "RoleBinding", "portal-bob-admin", "payments-dev") is True
     assert kube.delete_object(cluster, "rbac.authorization.k8s.io/v1", "RoleBinding", "portal-bob-admin", "payments-dev") is False
-    assert kube.delete_namespace(cluster, "payments-dev") is True
+    assert kube.delete_namespace(cluster, "payments-dev", ownership=MARK) is True
+    assert kube.delete_namespace(cluster, "payments-dev", ownership=MARK) is False
 
 
 def test_get_version_reports_the_server(cluster):
@@ -121,21 +132,21 @@ def test_forbidden_is_not_retryable_and_carries_the_clusters_message(kubesim_clu
     weak = cluster_register(actor=None, name="weak", kubeconfig=handle.token_kubeconfig(token, tmp_path / "w.kubeconfig").read_text())
 
     with pytest.raises(ClusterError) as err:
-        kube.apply(weak, bundle())
+        kube.apply(weak, bundle(), ownership=MARK)
 
     assert err.value.status == 403 and err.value.retryable is False
-    assert 'User "system:serviceaccount:default:default" cannot patch resource "namespaces"' in str(err.value)
-    assert str(err.value).startswith("weak: apply Namespace payments-dev: ")
+    assert 'User "system:serviceaccount:default:default" cannot get resource "namespaces"' in str(err.value)
+    assert str(err.value).startswith("weak: get Namespace payments-dev: ")
 
 
 def test_invalid_object_is_not_retryable(cluster):
     objects = bundle()
-    kube.apply(cluster, objects[:1])
+    kube.apply(cluster, objects[:1], ownership=MARK)
     quota = objects[1]
     quota["spec"]["hard"]["limits.cpu"] = "two"
 
     with pytest.raises(ClusterError) as err:
-        kube.apply(cluster, [quota])
+        kube.apply(cluster, [objects[0], quota], ownership=MARK)
 
     assert err.value.status in (400, 422) and err.value.retryable is False
     assert "quantit" in str(err.value)  # the API server's own message about the bad quantity
@@ -145,16 +156,150 @@ def test_an_apply_that_does_not_fit_the_schema_fails_for_good(cluster):
     """A real API server answers such an apply with a bare 500 (kubernetes/kubernetes#122480);
     retrying cannot help, so it must not be retried."""
     objects = bundle()
-    kube.apply(cluster, objects[:1])
+    kube.apply(cluster, objects[:1], ownership=MARK)
     policy = objects[3]
     policy["spec"]["policyType"] = ["Ingress"]  # typo for policyTypes
 
     with pytest.raises(ClusterError) as err:
-        kube.apply(cluster, [policy])
+        kube.apply(cluster, [objects[0], policy], ownership=MARK)
 
     assert err.value.status == 500 and err.value.retryable is False
     assert "failed to create typed patch object" in str(err.value)
     assert "policyType" in str(err.value)
+
+
+# --- ownership: never adopt, never delete what is not the portal's ------------------------------
+
+
+def portal_writes(handle):
+    return [w for w in handle.request_log.writes() if w.user == "system:serviceaccount:platform-portal:portal"]
+
+
+def test_an_existing_namespace_without_the_mark_is_refused_and_nothing_is_written(kubesim_cluster, admin_api):
+    handle, cluster = kubesim_cluster
+    k8s.CoreV1Api(admin_api).create_namespace({"metadata": {"name": "payments-dev"}})
+    handle.request_log.clear()
+
+    with pytest.raises(kube.NotOwnedError) as err:
+        kube.apply(cluster, bundle(), ownership=MARK)
+
+    assert "namespace payments-dev exists on the cluster and is not managed by the portal" in str(err.value)
+    assert err.value.retryable is False
+    assert portal_writes(handle) == []
+
+
+def test_a_copied_label_is_not_enough(kubesim_cluster, admin_api):
+    handle, cluster = kubesim_cluster
+    k8s.CoreV1Api(admin_api).create_namespace({"metadata": {"name": "payments-dev", "labels": {"app.kubernetes.io/managed-by": "platform-portal"},
+                                                            "annotations": {"portal.platform.io/namespace-id": "someone-elses-row"}}})
+    handle.request_log.clear()
+
+    with pytest.raises(kube.NotOwnedError):
+        kube.apply(cluster, bundle(), ownership=MARK)
+    with pytest.raises(kube.NotOwnedError):
+        kube.delete_namespace(cluster, "payments-dev", ownership=MARK)
+
+    assert portal_writes(handle) == []
+    assert k8s.CoreV1Api(admin_api).read_namespace("payments-dev").status.phase == "Active"
+
+
+def test_a_namespace_recreated_by_someone_else_with_a_copied_mark_is_not_ours(kubesim_cluster, admin_api):
+    handle, cluster = kubesim_cluster
+    first = kube.apply(cluster, bundle(), ownership=MARK)
+    core = k8s.CoreV1Api(admin_api)
+    core.delete_namespace("payments-dev")
+    kubesim_wait_gone(core, "payments-dev")
+    core.create_namespace({"metadata": {"name": "payments-dev", "labels": dict(MARK.labels), "annotations": dict(MARK.annotations)}})
+    recorded = kube.Ownership(labels=MARK.labels, annotations=MARK.annotations, uid=first.namespace_uid)
+    handle.request_log.clear()
+
+    with pytest.raises(kube.NotOwnedError):
+        kube.apply(cluster, bundle(), ownership=recorded)
+    with pytest.raises(kube.NotOwnedError):
+        kube.delete_namespace(cluster, "payments-dev", ownership=recorded)
+
+    assert portal_writes(handle) == []
+
+
+def kubesim_wait_gone(core, name, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            core.read_namespace(name)
+        except k8s.ApiException as exc:
+            if exc.status == 404:
+                return
+            raise
+        time.sleep(0.05)
+    raise AssertionError(f"namespace {name} still exists")
+
+
+def test_a_namespace_created_between_the_check_and_the_create_is_not_adopted(kubesim_cluster, admin_api, monkeypatch):
+    handle, cluster = kubesim_cluster
+    k8s.CoreV1Api(admin_api).create_namespace({"metadata": {"name": "payments-dev"}})
+    real_get = kube.get_object
+    # The read happens before the other party's create: it still sees nothing.
+    monkeypatch.setattr(kube, "get_object", lambda c, v, k, n, ns=None: None if k == "Namespace" else real_get(c, v, k, n, ns))
+    handle.request_log.clear()
+
+    with pytest.raises(kube.NotOwnedError) as err:
+        kube.apply(cluster, bundle(), ownership=MARK)
+
+    assert "someone else created it just now" in str(err.value)
+    writes = portal_writes(handle)
+    assert [(w.verb, w.status) for w in writes] == [("create", 409)]  # refused by the cluster; nothing patched
+
+
+def test_an_admin_adoption_writes_to_exactly_the_confirmed_namespace(kubesim_cluster, admin_api):
+    handle, cluster = kubesim_cluster
+    core = k8s.CoreV1Api(admin_api)
+    uid = core.create_namespace({"metadata": {"name": "payments-dev"}}).metadata.uid
+    # The record of the admin's adoption (what the suite-wide ownership guard accepts).
+    Namespace.objects.create(cluster=cluster, name="payments-dev", team=Team.objects.create(slug="payments"), adopted=True, cluster_uid=uid)
+
+    with pytest.raises(kube.NotOwnedError):
+        kube.apply(cluster, bundle(), ownership=kube.Ownership(labels=MARK.labels, annotations=MARK.annotations, uid="other", adopted=True))
+    applied = kube.apply(cluster, bundle(), ownership=kube.Ownership(labels=MARK.labels, annotations=MARK.annotations, uid=uid, adopted=True))
+
+    assert applied.created is False and applied.namespace_uid == uid
+    assert core.read_namespace("payments-dev").metadata.annotations["portal.platform.io/namespace-id"] == NAMESPACE_UID
+
+
+def test_a_refused_bundle_removes_the_namespace_this_attempt_created(kubesim_cluster, admin_api):
+    handle, cluster = kubesim_cluster
+    objects = bundle()
+    objects[3]["spec"]["policyType"] = ["Ingress"]  # refused for good, after the Namespace was created
+
+    with pytest.raises(ClusterError) as err:
+        kube.apply(cluster, objects, ownership=MARK)
+
+    assert err.value.retryable is False
+    assert "the namespace created for this attempt was removed" in str(err.value)
+    kubesim_wait_gone(k8s.CoreV1Api(admin_api), "payments-dev")
+
+
+def test_a_retryable_failure_keeps_the_namespace_and_the_next_attempt_resumes(kubesim_cluster, admin_api):
+    handle, cluster = kubesim_cluster
+    handle.faults.fail_next(1, status=503, verbs=("patch",), resources=("resourcequotas",))
+    objects = bundle()
+    with pytest.raises(ClusterError) as err:
+        kube.apply(cluster, objects, ownership=MARK)  # stops after the Namespace: the cluster is in trouble
+    assert err.value.retryable is True and "removed" not in str(err.value)
+    assert k8s.CoreV1Api(admin_api).read_namespace("payments-dev").metadata.name == "payments-dev"
+
+    applied = kube.apply(cluster, objects, ownership=MARK)
+
+    assert applied.created is False
+    assert k8s.CoreV1Api(admin_api).read_namespaced_resource_quota("team-quota", "payments-dev").spec.hard == QUOTA
+
+
+def test_namespaces_are_never_deleted_through_the_generic_delete(cluster):
+    with pytest.raises(ValueError):
+        kube.delete_object(cluster, "v1", "Namespace", "payments-dev")
+
+
+def test_whoami_names_the_portal_service_account(cluster):
+    assert kube.whoami(cluster) == "system:serviceaccount:platform-portal:portal"
 
 
 @pytest.mark.parametrize("status", [500, 503, 429])

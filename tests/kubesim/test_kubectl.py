@@ -425,7 +425,9 @@ def test_forbidden_for_user_without_bindings(kubectl, kubesim):
 
 
 def test_bad_credentials_are_401(kubectl, kubesim, tmp_path):
-    anonymous = kubectl.with_kubeconfig(kubesim.token_kubeconfig("not-a-valid-token", tmp_path / "bad.kubeconfig"))
+    # A cold discovery cache (the session's shared one already knows this address): discovery is the first request.
+    anonymous = kubectl.with_kubeconfig(kubesim.token_kubeconfig("not-a-valid-token", tmp_path / "bad.kubeconfig"),
+                                        cache_dir=tmp_path / "cold-kubectl-cache")
     # Discovery fails first; kubectl logs the discovery errors and ends with this line (as against a real server).
     last = anonymous.fail("get", "ns").strip().splitlines()[-1]
     assert last == "error: You must be logged in to the server (the server has asked for the client to provide credentials)"

@@ -20,9 +20,12 @@ BOOK_QUOTA = {"requests.cpu": "10", "limits.cpu": "10", "requests.memory": "100G
 DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
+ROW_UID = "3f0e6a2c-5b1d-4c9e-8f7a-2d4b6c8e0a13"
+
+
 def unsaved_namespace(**overrides) -> Namespace:
     team = overrides.pop("team", None) or Team(slug="payments", name="Payments", contact="#payments")
-    values = dict(name="payments-dev", team=team, purpose="checkout service", owner=User(id=7, username="alice"),
+    values = dict(uid=ROW_UID, name="payments-dev", team=team, purpose="checkout service", owner=User(id=7, username="alice"),
                   quota=dict(BOOK_QUOTA), pod_security_level="restricted",
                   expires_at=datetime(2031, 3, 4, 14, 30, 15, tzinfo=timezone(timedelta(hours=2))))
     values.update(overrides)
@@ -77,6 +80,8 @@ def test_namespace_object_carries_portal_labels_psa_labels_and_annotations():
                 "portal.platform.io/team": "payments",
             },
             "annotations": {
+                # the ownership mark: this row's id (with the managed-by label)
+                "portal.platform.io/namespace-id": ROW_UID,
                 "portal.platform.io/contact": "#payments",
                 # RFC 3339 in UTC: 14:30:15+02:00 is 12:30:15Z.
                 "portal.platform.io/expires-at": "2031-03-04T12:30:15Z",
@@ -102,7 +107,7 @@ def test_no_ttl_no_purpose_no_request_means_no_such_annotations():
     ns = unsaved_namespace(expires_at=None, purpose="", team=Team(slug="payments", contact=""))
     metadata = manifests.render_bundle(ns, [])[0]["metadata"]
 
-    assert metadata["annotations"] == {"portal.platform.io/owner": "alice"}
+    assert metadata["annotations"] == {"portal.platform.io/namespace-id": ROW_UID, "portal.platform.io/owner": "alice"}
 
 
 def test_one_rolebinding_per_member_with_role_mapping_and_user_subject():

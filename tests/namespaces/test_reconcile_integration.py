@@ -90,6 +90,8 @@ def test_request_approve_worker_cluster_noop_errors_offboarding_delete(
     bundle = bundle_for_namespace(namespace)
     provisioning_writes = [w for w in handle.request_log.writes() if w.namespace == namespace.name or w.path.endswith(f"/namespaces/{namespace.name}")]
     assert len(provisioning_writes) == len(bundle)  # writes per namespace / objects in its bundle = 1.0
+    creates = [w for w in handle.request_log.writes() if w.verb == "create" and w.resource == "namespaces" and w.user_agent.startswith("platform-portal")]
+    assert [(w.name, w.status) for w in creates] == [(namespace.name, 201)]  # plus the one create that refuses to adopt
     api_view = api_client_for(member).get(f"/api/v1/namespaces/{namespace.pk}/").json()
     assert api_view["phase"] == "Ready"
 

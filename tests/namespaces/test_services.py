@@ -75,9 +75,11 @@ def test_reconcile_applies_the_bundle_and_records_ready(kubesim_cluster, approve
     assert namespace.observed_hash and namespace.applied_at and namespace.claimed_until is None and namespace.claimed_by == ""
     assert namespace.quota_used == {"limits.cpu": "0", "limits.memory": "0", "requests.cpu": "0", "requests.memory": "0"}
     assert namespace.quota_observed_at is not None
-    # exactly one write per bundle object, the Namespace first
+    # a create that fails if the name exists (never adopt), then exactly one write per bundle object
     writes = handle.request_log.writes()
-    assert len(writes) == len(objects) and writes[0].path == f"/api/v1/namespaces/{namespace.name}"
+    assert (writes[0].verb, writes[0].resource, writes[0].name, writes[0].status) == ("create", "namespaces", namespace.name, 201)
+    assert len(writes) == len(objects) + 1 and writes[1].path == f"/api/v1/namespaces/{namespace.name}"
+    assert namespace.cluster_uid == k8s.CoreV1Api(admin_api).read_namespace(namespace.name).metadata.uid
     assert k8s.CoreV1Api(admin_api).read_namespace(namespace.name).metadata.labels["portal.platform.io/team"] == "payments"
     request = request_of(namespace)
     assert request.state == Request.State.DONE and request.started_at and request.finished_at
@@ -317,7 +319,8 @@ def test_delete_when_the_cluster_already_lost_it_counts_as_done(kubesim_cluster,
         services.namespace_delete(actor=manager, namespace=namespace)
     from apps.clusters import kube
 
-    kube.delete_namespace(cluster, namespace.name)  # whatever state it is in, make the cluster answer 404 next
+    namespace.refresh_from_db()
+    kube.delete_namespace(cluster, namespace.name, ownership=services.namespace_ownership(namespace))  # make the cluster answer 404 next
 
     assert services.namespace_finalize_delete(namespace.pk).outcome == "applied"
     namespace.refresh_from_db()
@@ -349,6 +352,7 @@ def test_deleting_twice_is_a_no_op(kubesim_cluster, approve, manager, admin_user
 def test_delete_retries_when_the_cluster_errors(kubesim_cluster, approve, manager, django_capture_on_commit_callbacks):
     handle, cluster = kubesim_cluster
     namespace = approve(cluster)
+    services.namespace_reconcile(namespace.pk)
     with django_capture_on_commit_callbacks(execute=False):
         services.namespace_delete(actor=manager, namespace=namespace)
     handle.faults.fail_next(1, status=503, verbs=("delete",))
@@ -439,10 +443,11 @@ def test_a_delete_while_the_reconcile_applies_wins(kubesim_cluster, approve, man
     namespace = approve(cluster)
     real_apply = services.kube.apply
 
-    def apply_then_someone_deletes(cluster_, objects):
-        real_apply(cluster_, objects)
+    def apply_then_someone_deletes(cluster_, objects, *, ownership):
+        applied = real_apply(cluster_, objects, ownership=ownership)
         with django_capture_on_commit_callbacks(execute=False):
             services.namespace_delete(actor=manager, namespace=Namespace.objects.get(pk=namespace.pk))
+        return applied
 
     monkeypatch.setattr(services.kube, "apply", apply_then_someone_deletes)
 

@@ -169,6 +169,39 @@ def test_submit_with_bad_input_shows_errors_next_to_fields_and_creates_nothing(c
     assert not Request.objects.exists()
 
 
+@pytest.mark.parametrize(("value", "message"), [
+    ("2 Gi", '"2 Gi" is not a Kubernetes quantity: remove the spaces (write 2Gi, not 2 Gi)'),
+    ("NaN", '"NaN" is not a Kubernetes quantity: write a number followed by an optional unit'),
+])
+def test_submit_with_a_quantity_the_cluster_would_refuse_shows_how_to_fix_it_and_creates_nothing(
+        client_for, member, team, dev, value, message):
+    audit_before = AuditEvent.objects.count()
+    data = {**form_data(team, dev, "payments-dev"), "quota_requests_memory": value}
+    response = client_for(member).post(reverse("namespaces:request"), data)
+    assert response.status_code == 400
+    errors = response.context["form"].errors
+    assert list(errors) == ["quota_requests_memory"], errors
+    assert errors["quota_requests_memory"][0].startswith(message)
+    assert 'id="err-quota_requests_memory"' in response.content.decode()
+    assert not Request.objects.exists()
+    assert AuditEvent.objects.count() == audit_before
+
+
+def test_live_validation_explains_a_quantity_with_a_space(client_for, member, team, dev):
+    data = form_data(team, dev, "payments-dev", quota_requests_memory="2 Gi")
+    body = client_for(member).post(reverse("namespaces:request_validate"), data, HTTP_HX_REQUEST="true").content.decode()
+    assert "remove the spaces (write 2Gi, not 2 Gi)" in body
+    assert not Request.objects.exists()
+
+
+def test_outsider_submitting_a_bad_quantity_is_refused_without_a_request(client_for, outsider, team, dev):
+    data = {**form_data(team, dev, "payments-dev"), "quota_requests_memory": "NaN"}
+    response = client_for(outsider).post(reverse("namespaces:request"), data)
+    assert response.status_code == 400
+    assert "team" in response.context["form"].errors
+    assert not Request.objects.exists()
+
+
 def test_submit_for_a_team_i_am_not_in_is_refused(client_for, outsider, team, dev):
     response = client_for(outsider).post(reverse("namespaces:request"), form_data(team, dev, "payments-dev"))
     assert response.status_code == 400

@@ -138,16 +138,26 @@ def test_bad_pem_and_small_key_are_400(api_client_for, member, fake_cluster, sig
     assert signer.calls == []
 
 
-def test_other_teams_namespace_is_404(api_client_for, member, fake_cluster, other_namespace, signer):
-    r = api_client_for(member).post(KC, {"cluster": "demo", "namespace": "search-dev"}, format="json")
-    assert r.status_code == 404 and signer.calls == []
-    assert api_client_for(member).post(KC, {"cluster": "nope"}, format="json").status_code == 404
+def test_a_namespace_without_access_is_403_naming_the_ones_you_can(api_client_for, member, fake_cluster, team_namespace,
+                                                                     other_namespace, signer):
+    api = api_client_for(member)
+    answers = [api.post(KC, {"cluster": "demo", "namespace": name}, format="json") for name in ("search-dev", "kube-system")]
+
+    for r in answers:
+        assert r.status_code == 403
+        assert "namespaces you can: payments-dev" in r.json()["detail"]
+    # The same words whether the namespace exists (another team's) or not: nothing is revealed.
+    assert answers[0].json()["detail"].replace("search-dev", "X") == answers[1].json()["detail"].replace("kube-system", "X")
+    assert "search-dev" not in answers[1].json()["detail"]
+    assert signer.calls == []
+    assert api.post(KC, {"cluster": "nope"}, format="json").status_code == 404
 
 
 def test_user_without_team_is_403(api_client_for, fake_cluster, team_namespace, signer):
     loner = make_user("loner")
     api = api_client_for(loner)
-    assert api.post(KC, {"cluster": "demo", "namespace": "payments-dev"}, format="json").status_code == 404
+    refused = api.post(KC, {"cluster": "demo", "namespace": "payments-dev"}, format="json")
+    assert refused.status_code == 403 and "you have none there yet" in refused.json()["detail"]
     r = api.post(KC, {"cluster": "demo"}, format="json")
     assert r.status_code == 403 and "join a team" in r.json()["detail"]
     assert signer.calls == []
@@ -185,3 +195,13 @@ def test_unauthenticated_is_401(client, fake_cluster):
     from rest_framework.test import APIClient
 
     assert APIClient().post(KC, {"cluster": "demo"}, format="json").status_code in (401, 403)
+
+
+def test_membership_key_reused_with_another_role_is_422_naming_it(api_client_for, team):
+    api = api_client_for(make_user("joiner"))
+    first = api.post(MR, {"team": "payments"}, format="json", HTTP_IDEMPOTENCY_KEY="j1")
+
+    other = api.post(MR, {"team": "payments", "role": "viewer"}, format="json", HTTP_IDEMPOTENCY_KEY="j1")
+
+    assert first.status_code == 201
+    assert other.status_code == 422 and other.json()["field"] == "role"

@@ -163,3 +163,22 @@ def test_join_request_shows_in_the_managers_queue_and_detail(client_for, manager
     page = client_for(manager).get(reverse("approvals:detail", args=[req.pk])).content.decode()
     assert "portal:newbie" in page and "read-only" in page
     assert client_for(outsider).get(reverse("approvals:detail", args=[req.pk])).status_code == 404
+
+
+def test_kpi_histogram_labels_tell_sub_second_buckets_apart():
+    from apps.onboarding.selectors import histogram
+
+    fast = histogram([0.012, 0.025, 0.031, 0.04])
+    slow = histogram([5.0, 80.0, 200.0])
+
+    assert [b["label"] for b in fast[:2]] == ["0.000–0.004", "0.004–0.008"]
+    assert len({b["label"] for b in fast}) == len(fast)  # never "0.0–0.0" twice
+    assert slow[0]["label"] == "0–20" and slow[-1]["label"] == "180–200"
+
+
+def test_kpi_page_is_in_the_navigation_for_admins_and_auditors_only(client_for, admin_user, auditor, manager):
+    link = f'href="{reverse("onboarding:kpi")}"'
+
+    for user in (admin_user, auditor):
+        assert link in client_for(user).get(reverse("namespaces:dashboard")).content.decode()
+    assert link not in client_for(manager).get(reverse("namespaces:dashboard")).content.decode()

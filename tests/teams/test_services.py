@@ -149,3 +149,13 @@ def test_deactivation_removes_every_membership_and_token(admin_user, member, tea
 def test_only_admins_deactivate(manager, member):
     with pytest.raises(PermissionDenied):
         user_deactivate(actor=manager, user=member)
+
+
+def test_audit_rows_name_targets_by_human_names_not_ids(team, manager):
+    from apps.teams.services import membership_request_submit
+
+    newbie = make_user("newbie")
+    req = membership_request_submit(actor=newbie, team=team, role="member", note="")
+
+    event = AuditEvent.objects.get(action="request.submit", target_id=str(req.pk))
+    assert event.target_repr == f"#{req.pk} Join team payments"

@@ -308,9 +308,15 @@ class EmptyInputSerializer(StrictInputSerializer):
 
 
 class ErrorSerializer(serializers.Serializer):
-    """``{"detail": "..."}``: 401, 403, 404, 409, 422."""
+    """``{"detail": "..."}``: 401, 403, 404, 409."""
 
     detail = serializers.CharField()
+
+
+class IdempotencyErrorSerializer(ErrorSerializer):
+    """422: ``{"detail": "...", "field": "quota"}``, naming the first field that differs from the first request."""
+
+    field = serializers.CharField(help_text='The first body field that differs ("kind" for another kind of request)')
 
 
 # 400 bodies: field name -> messages; ``non_field_errors`` for the body as a whole.
@@ -327,7 +333,7 @@ _ERROR_DESCRIPTIONS = {
     403: "Authenticated but not allowed to do this; `detail` says why",
     404: "No such object, or not visible to you",
     409: "Conflicts with the object's current state (e.g. already decided)",
-    422: "The Idempotency-Key was already used for a different request",
+    422: "The Idempotency-Key was already used for a different request; `field` names the first difference",
 }
 
 
@@ -336,7 +342,7 @@ def error_responses(*codes: int) -> dict:
     from drf_spectacular.utils import OpenApiResponse
 
     return {
-        code: OpenApiResponse(response=VALIDATION_ERROR_SCHEMA if code == 400 else ErrorSerializer,
+        code: OpenApiResponse(response={400: VALIDATION_ERROR_SCHEMA, 422: IdempotencyErrorSerializer}.get(code, ErrorSerializer),
                               description=_ERROR_DESCRIPTIONS[code])
         for code in codes
     }
@@ -346,6 +352,7 @@ __all__ = [
     "DecisionInputSerializer",
     "EmptyInputSerializer",
     "ErrorSerializer",
+    "IdempotencyErrorSerializer",
     "IDEMPOTENCY_KEY_PARAMETER",
     "NamespaceRequestCreateInputSerializer",
     "NamespaceRequestSerializer",

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import django_filters
+from django.conf import settings
 from django.db import connection, transaction
 from django.http import Http404
 from django.urls import reverse
@@ -75,6 +76,10 @@ class IdempotencyKeyReused(APIException):
     default_detail = "this Idempotency-Key was already used for a different request"
     default_code = "idempotency_key_reused"
 
+    def __init__(self, detail: str, *, field: str):
+        # {"detail": ..., "field": ...}: the field is machine-readable too.
+        super().__init__({"detail": detail, "field": field})
+
 
 def _lock_idempotency_key(user, key: str) -> None:
     """Serialise concurrent submits that carry the same key (until the transaction ends).
@@ -89,15 +94,27 @@ def _lock_idempotency_key(user, key: str) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"portal-request-idem:{user.pk}:{key}"])
 
 
-def idempotent_submit(*, request, key: str, matches: Callable[[Request], bool],
+def first_difference(existing: Request, kind: str, fields: list[tuple[str, object, object]]) -> str | None:
+    """The first body field in which this submit differs from ``existing`` (``"kind"`` for another kind), or None.
+
+    ``fields`` is ``(name, value sent now, value the earlier request was made with)``, in the
+    order of the request body, each pair already normalised the way the service stores it.
+    """
+    if existing.kind != kind:
+        return "kind"
+    return next((name for name, now, before in fields if now != before), None)
+
+
+def idempotent_submit(*, request, key: str, difference: Callable[[Request], str | None],
                       submit: Callable[[], Request]) -> tuple[Request, bool]:
     """Call ``submit()`` at most once per (user, ``Idempotency-Key``); returns ``(request, created)``.
 
     Without a key, ``submit()`` simply runs. With one, an earlier request made
-    with the same key is returned instead (``created`` False) if ``matches``
-    says it is the same request; otherwise ``IdempotencyKeyReused`` (422).
-    ``submit`` must pass ``idempotency_key=key`` on to the service, whose
-    unique constraint is the last line of defence.
+    with the same key is returned instead (``created`` False) when the body is
+    the same; when ``difference`` names a field that differs, the answer is
+    ``IdempotencyKeyReused`` (422) naming it. ``submit`` must pass
+    ``idempotency_key=key`` on to the service, whose unique constraint is the
+    last line of defence.
     """
     if not key:
         return submit(), True
@@ -106,9 +123,11 @@ def idempotent_submit(*, request, key: str, matches: Callable[[Request], bool],
         # Any kind: a key is unique per requester across all request kinds.
         existing = requests_visible_to(request.user).filter(requester=request.user, idempotency_key=key).first()
         if existing is not None:
-            if not matches(existing):
+            field = difference(existing)
+            if field is not None:
+                what = "another kind of request" if field == "kind" else f"a request with a different `{field}`"
                 raise IdempotencyKeyReused(f"this Idempotency-Key was already used for request #{existing.pk}, "
-                                           "which differs from this one; use a new key for a new request")
+                                           f"{what}; use a new key for a new request", field=field)
             return existing, False
         return submit(), True
 
@@ -233,10 +252,19 @@ class NamespaceRequestViewSet(RequestWorkflowViewSet):
         key = idempotency_key_from(request)
         data = self._input(NamespaceRequestCreateInputSerializer)
 
-        def matches(existing: Request) -> bool:
-            # The identity of a namespace request: what it would create, where, for whom.
-            return (existing.kind == Request.Kind.NAMESPACE and existing.team_id == data["team"].pk
-                    and existing.cluster_id == data["cluster"].pk and existing.name == data["name"])
+        def difference(existing: Request) -> str | None:
+            payload = existing.payload or {}
+            quota = data["quota"] or settings.DEFAULT_NAMESPACE_QUOTA
+            return first_difference(existing, Request.Kind.NAMESPACE, [
+                ("cluster", data["cluster"].pk, existing.cluster_id),
+                ("team", data["team"].pk, existing.team_id),
+                ("name", data["name"], existing.name),
+                ("purpose", data["purpose"], payload.get("purpose", "")),
+                ("quota", {k: str(v).strip() for k, v in quota.items()}, payload.get("quota")),
+                ("ttl_hours", data["ttl_hours"], payload.get("ttl_hours")),
+                ("pod_security_level", data["pod_security_level"] or data["cluster"].default_pod_security,
+                 payload.get("pod_security_level")),
+            ])
 
         def submit() -> Request:
             return namespace_request_submit(
@@ -245,7 +273,7 @@ class NamespaceRequestViewSet(RequestWorkflowViewSet):
                 pod_security_level=data["pod_security_level"], idempotency_key=key,
             )
 
-        obj, created = idempotent_submit(request=request, key=key, matches=matches, submit=submit)
+        obj, created = idempotent_submit(request=request, key=key, difference=difference, submit=submit)
         location = request.build_absolute_uri(reverse("namespace-request-detail", kwargs={"pk": obj.pk}))
         return self.respond(obj, status.HTTP_201_CREATED if created else status.HTTP_200_OK, headers={"Location": location})
 

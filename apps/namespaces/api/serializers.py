@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from apps.approvals.api.serializers import QuotaField
+from apps.approvals.api.serializers import QuotaField, StrictCharField, StrictInputSerializer
 from apps.clusters.models import PodSecurityLevel
 from apps.namespaces.models import Namespace
 
@@ -36,3 +36,30 @@ class NamespaceSerializer(serializers.Serializer):
     deleted_at = serializers.DateTimeField(read_only=True, allow_null=True)
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
+
+
+class NamespaceAdoptInputSerializer(StrictInputSerializer):
+    """Body of ``POST /api/v1/namespaces/adopt/`` (platform admins)."""
+
+    cluster = StrictCharField(help_text="Cluster name")
+    name = StrictCharField(help_text="Name of the namespace that exists on the cluster")
+    team = StrictCharField(help_text="Slug of the team that will own it")
+    purpose = StrictCharField(required=False, allow_blank=True, default="", help_text="At most 200 characters")
+    confirm_uid = StrictCharField(help_text="The namespace's current metadata.uid, confirming which object is adopted "
+                                            "(a wrong or stale uid is refused with 400 naming the current one)")
+
+    def validate_cluster(self, value):
+        from apps.clusters.models import Cluster
+
+        cluster = Cluster.objects.filter(name=value).first()
+        if cluster is None:
+            raise serializers.ValidationError(f'no cluster named "{value[:63]}"')
+        return cluster
+
+    def validate_team(self, value):
+        from apps.teams.models import Team
+
+        team = Team.objects.filter(slug=value).first()
+        if team is None:
+            raise serializers.ValidationError(f'no team "{value[:63]}"')
+        return team

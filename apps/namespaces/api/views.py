@@ -11,18 +11,19 @@ import json
 import yaml
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.utils import encoders
 from rest_framework.decorators import action
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from apps.approvals.api.serializers import error_responses
-from apps.namespaces.api.serializers import NamespaceSerializer
+from apps.namespaces.api.serializers import NamespaceAdoptInputSerializer, NamespaceSerializer
 from apps.namespaces.filters import NamespaceFilterSet
 from apps.namespaces.manifests import to_yaml
 from apps.namespaces.models import Namespace
 from apps.namespaces.selectors import bundle_for_namespace, namespace_get_for_user, namespaces_visible_to
-from apps.namespaces.services import namespace_delete
+from apps.namespaces.services import namespace_adopt, namespace_delete
 
 
 class YAMLStreamRenderer(BaseRenderer):
@@ -106,6 +107,21 @@ class NamespaceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.
         # Re-read: the service may have changed phase/deleted_at in its own transaction.
         fresh = namespace_get_for_user(request.user, namespace.pk)
         return Response(self.get_serializer(fresh).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(summary="Adopt an existing namespace (platform admins)", tags=["namespaces"],
+                   request=NamespaceAdoptInputSerializer,
+                   description="Hands a namespace that already exists on the cluster to a team; the portal then applies "
+                               "its bundle to it. Never part of a team's request. `confirm_uid` must be the namespace's "
+                               "current `metadata.uid`.",
+                   responses={201: NamespaceSerializer, **error_responses(400, 401, 403)})
+    @action(detail=False, methods=["post"])
+    def adopt(self, request):
+        if not request.user.is_platform_admin:
+            raise PermissionDenied("only platform admins can adopt an existing namespace")
+        body = NamespaceAdoptInputSerializer(data=request.data, context={"request": request})
+        body.is_valid(raise_exception=True)
+        namespace = namespace_adopt(actor=request.user, **body.validated_data)
+        return Response(NamespaceSerializer(namespace_get_for_user(request.user, namespace.pk)).data, status=status.HTTP_201_CREATED)
 
     @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, YAMLStreamRenderer])
     def manifests(self, request, pk=None):

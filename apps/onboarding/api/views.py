@@ -14,7 +14,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from apps.approvals.api.serializers import error_responses, idempotency_key_from
-from apps.approvals.api.views import RequestWorkflowViewSet, idempotent_submit, workflow_schema
+from apps.approvals.api.views import RequestWorkflowViewSet, first_difference, idempotent_submit, workflow_schema
 from apps.approvals.models import Request
 from apps.onboarding import selectors
 from apps.onboarding.api.serializers import (
@@ -45,14 +45,19 @@ class MembershipRequestViewSet(RequestWorkflowViewSet):
         key = idempotency_key_from(request)
         data = self._input(MembershipRequestCreateInputSerializer)
 
-        def matches(existing: Request) -> bool:
-            return existing.kind == Request.Kind.MEMBERSHIP and existing.team_id == data["team"].pk
+        def difference(existing: Request) -> str | None:
+            payload = existing.payload or {}
+            return first_difference(existing, Request.Kind.MEMBERSHIP, [
+                ("team", data["team"].pk, existing.team_id),
+                ("role", data["role"], payload.get("role")),
+                ("note", data["note"] or "", payload.get("note", "")),
+            ])
 
         def submit() -> Request:
             return membership_request_submit(actor=request.user, team=data["team"], role=data["role"], note=data["note"],
                                              idempotency_key=key)
 
-        obj, created = idempotent_submit(request=request, key=key, matches=matches, submit=submit)
+        obj, created = idempotent_submit(request=request, key=key, difference=difference, submit=submit)
         location = request.build_absolute_uri(reverse("membership-request-detail", kwargs={"pk": obj.pk}))
         return self.respond(obj, status.HTTP_201_CREATED if created else status.HTTP_200_OK, headers={"Location": location})
 
@@ -71,8 +76,8 @@ class MembershipRequestViewSet(RequestWorkflowViewSet):
             "Has the cluster sign a client certificate for your cluster identity (CertificateSigningRequest, "
             "signer kubernetes.io/kube-apiserver-client) and returns a kubeconfig once. With `csr` your key never "
             "leaves you (add `client-key-data` yourself); without it the portal generates a key, includes it and "
-            "forgets it. A bad CSR is a 400 naming the rule (pem, signature, key, cn, organisation). 404 for a "
-            "namespace you cannot see; 502/504 when the cluster failed or did not sign in time (nothing issued)."),
+            "forgets it. A bad CSR is a 400 naming the rule (pem, signature, key, cn, organisation). 403 for a "
+            "namespace you have no access to, naming the ones you can; 404 for an unknown cluster; 502/504 when the cluster failed or did not sign in time (nothing issued)."),
         responses={201: KubeconfigSerializer, **error_responses(400, 401, 403, 404),
                    502: OpenApiResponse(description="The cluster refused or failed; the CSR was deleted, nothing issued"),
                    504: OpenApiResponse(description="The cluster did not sign in time; the CSR was deleted, nothing issued")},
