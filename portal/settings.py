@@ -12,15 +12,26 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 
 from portal.envconfig import env, env_bool, env_int, env_list
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
+DEBUG = env_bool("DEBUG", False)
+# Production (DEBUG=false) refuses to start on a guessable secret: the demo
+# defaults below exist only so `make run` (DEBUG=true) needs nothing.
+_GENERATE_KEY = 'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+_missing = [name for name in ("SECRET_KEY", "CLUSTER_CREDENTIAL_KEYS") if not DEBUG and not (env(name) or "").strip()]
+if _missing:
+    raise ImproperlyConfigured(
+        f"{' and '.join(_missing)} must be set explicitly when DEBUG=false (or set DEBUG=true for a local demo). "
+        f"Generate a key with: {_GENERATE_KEY}"
+    )
 # The default key is only fit for a laptop demo; `manage.py check --deploy`
 # flags it because of the "django-insecure-" prefix.
 SECRET_KEY = env("SECRET_KEY", "django-insecure-portal-demo-key-change-me-0123456789abcdef")
-DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
@@ -49,6 +60,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     # Before anything reads the request: NUL bytes, oversized and too deep bodies get a clear 4xx.
     "apps.core.middleware.BadInputMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -78,6 +90,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.csp",
                 "apps.core.context_processors.portal",
             ],
         },
@@ -149,6 +162,42 @@ SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# HTTPS: secure by default in production, relaxed for the plain-HTTP demo.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
+# Behind a TLS-terminating proxy: the header (as Django sees it in META, e.g.
+# HTTP_X_FORWARDED_PROTO) whose value "https" marks a secure request. Only set
+# it when the proxy always overwrites that header.
+_proxy_ssl_header = env("SECURE_PROXY_SSL_HEADER", "") or ""
+if _proxy_ssl_header.strip():
+    if not _proxy_ssl_header.strip().startswith("HTTP_"):
+        raise ImproperlyConfigured(f"SECURE_PROXY_SSL_HEADER={_proxy_ssl_header!r} must be a META name such as HTTP_X_FORWARDED_PROTO")
+    SECURE_PROXY_SSL_HEADER = (_proxy_ssl_header.strip(), "https")
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600)
+SESSION_EXPIRE_AT_BROWSER_CLOSE = env_bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", False)
+# Content Security Policy (Django's own middleware): everything from the
+# portal's origin, no inline script or style; the few inline blocks of
+# third-party pages (Swagger UI) carry the per-request nonce.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.NONCE],
+    "img-src": [CSP.SELF, "data:"],
+    "connect-src": [CSP.SELF],
+    "font-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
+# CSP_REPORT_ONLY=true sends the same policy as report-only (to try it out
+# on an existing deployment before enforcing it).
+if env_bool("CSP_REPORT_ONLY", False):
+    SECURE_CSP_REPORT_ONLY, SECURE_CSP = SECURE_CSP, {}
 
 # --- Celery -----------------------------------------------------------------
 # With no broker configured, tasks run in-process (the demo); with REDIS_URL
@@ -186,7 +235,8 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- Kubernetes -----------------------------------------------------------------
 # Fernet keys (comma-separated, first one encrypts) for cluster credentials at
-# rest. The default is derived from SECRET_KEY so a demo needs nothing.
+# rest. Required in production (checked at the top); only the demo
+# (DEBUG=true) derives a default from SECRET_KEY so it needs nothing.
 _derived_key = base64.urlsafe_b64encode(hashlib.sha256(f"cluster-credentials:{SECRET_KEY}".encode()).digest()).decode()
 CLUSTER_CREDENTIAL_KEYS = env_list("CLUSTER_CREDENTIAL_KEYS", [_derived_key])
 KUBE_REQUEST_TIMEOUT_SECONDS = env_int("KUBE_REQUEST_TIMEOUT_SECONDS", 10)

@@ -102,7 +102,8 @@ def main() -> int:
     scratch_url, admin_url = scratch_database(database_url)
     queue = f"bench-onboarding-{uuid.uuid4().hex[:8]}"
     os.environ.update(DATABASE_URL=scratch_url, CELERY_BROKER_URL=broker, CELERY_QUEUE=queue, DATABASE_CONN_MAX_AGE="0",
-                      DJANGO_SETTINGS_MODULE="portal.settings", LOG_LEVEL=os.environ.get("LOG_LEVEL", "WARNING"))
+                      # the test settings: production (DEBUG=false) with throwaway keys
+                      DJANGO_SETTINGS_MODULE="portal.settings_test", LOG_LEVEL=os.environ.get("LOG_LEVEL", "WARNING"))
     recreate_database(admin_url, scratch_url)
     workdir = Path(tempfile.mkdtemp(prefix="bench-onboarding-"))
     worker = handle = None

@@ -105,3 +105,18 @@ def quota_rows(hard: dict | None, used: dict | None = None) -> list[dict]:
                     row["level"] = "bad" if percent >= 90 else "wait" if percent >= 70 else "ok"
         rows.append(row)
     return rows
+
+
+@register.filter
+def width_class(percent) -> str:
+    """A usage bar's width as a CSS class (``w-0`` … ``w-100``, whole percent).
+
+    The Content Security Policy forbids inline ``style`` attributes, so bar
+    widths come from classes in portal.css instead; values outside 0–100 (an
+    over-used quota) are clamped to a full or empty bar.
+    """
+    try:
+        value = round(float(percent))
+    except (TypeError, ValueError):
+        return "w-0"
+    return f"w-{min(100, max(0, value))}"
