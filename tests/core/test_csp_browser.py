@@ -61,6 +61,11 @@ def test_main_pages_have_no_console_errors_or_csp_violations(browser, live_serve
         reverse("audit:list"),
         reverse("teams:detail", args=[team.slug]),
         reverse("api-docs"),
+        reverse("accounts:tokens"),
+        reverse("accounts:lockouts"),
+        reverse("namespaces:adopt"),
+        reverse("clusters:list"),
+        reverse("onboarding:kpi"),
         reverse("admin:index"),
         reverse("admin:accounts_user_change", args=[member.pk]),
     ]
