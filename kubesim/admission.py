@@ -81,8 +81,7 @@ def _pluralize(singular: str, plural: str, n: int) -> str:
 def _containers(spec: dict):
     """visitContainers: init containers, containers, then ephemeral containers."""
     for key in ("initContainers", "containers", "ephemeralContainers"):
-        for container in spec.get(key) or []:
-            yield container
+        yield from spec.get(key) or []
 
 
 def _sc(container: dict) -> dict:
@@ -423,7 +422,7 @@ def populate_condition_timestamps(new: dict, old: dict | None) -> None:
     """
     import datetime as dt
 
-    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     old_conditions = ((old or {}).get("status") or {}).get("conditions") or []
     for cond in (new.get("status") or {}).get("conditions") or []:
         if not cond.get("lastUpdateTime"):

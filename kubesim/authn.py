@@ -18,8 +18,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import logging
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 from urllib.parse import unquote
 
 from . import errors

@@ -418,7 +418,7 @@ def from_fields_v1(fields: dict, prefix: tuple = ()) -> set:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _merge_apply(rt, live, cfg, names=()):
@@ -547,7 +547,7 @@ class FieldManager:
         merged["apiVersion"], merged["kind"] = rt.api_version, rt.kind
         # Fields this manager applied before but not now are removed unless someone else owns them.
         others: set = set()
-        for e, paths, mine in parsed:
+        for _entry, paths, mine in parsed:
             if not mine:
                 others |= paths
         for p in sorted(previous - applied_paths, key=len, reverse=True):

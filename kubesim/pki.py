@@ -44,7 +44,7 @@ _USAGE_EKU = {
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _b64url(data: bytes) -> str:
@@ -96,7 +96,7 @@ class CertificateAuthority:
 
     # ----------------------------------------------------------------- load
     @classmethod
-    def load_or_create(cls, state_dir: Path) -> "CertificateAuthority":
+    def load_or_create(cls, state_dir: Path) -> CertificateAuthority:
         """Load the CA from ``state_dir`` or create it (and the SA signing key) there."""
         state_dir = Path(state_dir)
         state_dir.mkdir(parents=True, exist_ok=True)

@@ -198,7 +198,7 @@ def _packed(ftype: int, payload: bytes, field_name: str) -> list:
 def _format_time(seconds: int, nanos: int, micro: bool) -> str | None:
     if seconds == 0 and nanos == 0:
         return None  # the zero metav1.Time marshals to JSON null
-    moment = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc) + _dt.timedelta(seconds=seconds)
+    moment = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC) + _dt.timedelta(seconds=seconds)
     text = moment.strftime("%Y-%m-%dT%H:%M:%S")
     if micro:
         text += f".{nanos // 1000:06d}"
@@ -230,7 +230,7 @@ def _format_duration(nanoseconds: int) -> str:
 def _special(type_name: str, payload: bytes):
     """JSON value of the message types whose JSON form is not an object."""
     fields = {}
-    for number, wire, value in iter_fields(payload):
+    for number, _wire, value in iter_fields(payload):
         fields[number] = value
     if type_name in (TIME, MICROTIME):
         seconds = _signed(fields.get(1, 0), 64)
@@ -328,7 +328,7 @@ def decode_message(type_name: str, payload: bytes, messages: dict | None = None)
         else:
             out[name] = _value(ftype, ref, wire, value, name, messages)
     result: dict = {}
-    for number, name, ftype, ref, flags in fields:
+    for _number, name, ftype, ref, flags in fields:
         if flags & F_INLINE:
             inline = out.get(name)
             result.update(inline if inline is not None else decode_message(ref, b"", messages))
@@ -523,7 +523,7 @@ def _parse_descriptor(blob: bytes) -> tuple[str, dict]:
         fields = []
         nested = []
         is_map = False
-        for number, wire, value in iter_fields(payload):
+        for number, _wire, value in iter_fields(payload):
             if number == 1:
                 name = value.decode()
             elif number == 2:
@@ -541,7 +541,7 @@ def _parse_descriptor(blob: bytes) -> tuple[str, dict]:
             fnumber = ftype = label = 0
             ref = ""
             pointer = True
-            for n, w, v in iter_fields(raw):
+            for n, _w, v in iter_fields(raw):
                 if n == 1:
                     fname = v.decode()
                 elif n == 3:
@@ -562,7 +562,7 @@ def _parse_descriptor(blob: bytes) -> tuple[str, dict]:
             walk(full, item)
 
     message_blobs = []
-    for number, wire, value in iter_fields(blob):
+    for number, _wire, value in iter_fields(blob):
         if number == 2:
             package = value.decode()
         elif number == 4:

@@ -47,18 +47,18 @@ class Quantity:
     value: Fraction
     format: str = DECIMAL_SI
 
-    def __add__(self, other: "Quantity") -> "Quantity":
+    def __add__(self, other: Quantity) -> Quantity:
         # Quantity.Add keeps the receiver's format unless the receiver is zero.
         fmt = other.format if self.value == 0 else self.format
         return Quantity(self.value + other.value, fmt)
 
-    def __sub__(self, other: "Quantity") -> "Quantity":
+    def __sub__(self, other: Quantity) -> Quantity:
         return Quantity(self.value - other.value, self.format)
 
-    def __lt__(self, other: "Quantity") -> bool:
+    def __lt__(self, other: Quantity) -> bool:
         return self.value < other.value
 
-    def __le__(self, other: "Quantity") -> bool:
+    def __le__(self, other: Quantity) -> bool:
         return self.value <= other.value
 
     def __str__(self) -> str:

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import copy
 import functools
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import yaml
 

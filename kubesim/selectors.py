@@ -9,7 +9,7 @@ of a 400 ``BadRequest``.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from . import validation
 

@@ -350,7 +350,7 @@ class APIServer:
         ctx.set_alpn_protocols(["http/1.1"])
         return ctx
 
-    def start(self) -> "APIServer":
+    def start(self) -> APIServer:
         """Serve in a daemon thread and return immediately."""
         # stop() waits for the accept loop to notice the shutdown request, up to
         # one poll interval: 0.1 s made every test's kubesim teardown cost ~0.12 s.

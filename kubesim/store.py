@@ -22,8 +22,8 @@ import logging
 import sqlite3
 import threading
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 from . import errors, resources
 from .resources import ResourceType
@@ -38,7 +38,7 @@ Listener = Callable[[ResourceType, str, dict, "dict | None"], None]
 
 def now_rfc3339() -> str:
     """The current time as Kubernetes writes timestamps (second precision, ``Z``)."""
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def clone(obj):

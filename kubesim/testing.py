@@ -142,7 +142,7 @@ class KubesimHandle:
         self.server.stop()
         self.store.close()
 
-    def __enter__(self) -> "KubesimHandle":
+    def __enter__(self) -> KubesimHandle:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -15,4 +15,4 @@ os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-4f9
 os.environ.setdefault("CLUSTER_CREDENTIAL_KEYS", "dGVzdC1vbmx5LWNsdXN0ZXItY3JlZGVudGlhbC1rZXk=")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 
-from portal.settings import *  # the production settings, unchanged
+from portal.settings import *  # noqa: F403  (the production settings, unchanged)

@@ -16,7 +16,7 @@ def _add_form(form, data: dict) -> None:
             data[bound.html_initial_name] = value  # fields with callable defaults render a hidden initial too
         if isinstance(field.widget, MultiWidget):
             parts = value if isinstance(value, (list, tuple)) else field.widget.decompress(value)
-            for i, (sub, part) in enumerate(zip(field.widget.widgets, parts)):
+            for i, (sub, part) in enumerate(zip(field.widget.widgets, parts, strict=False)):
                 data[f"{key}_{i}"] = sub.format_value(part) or ""
             continue
         if value is None or value is False:

@@ -28,9 +28,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Iterable
 
 import yaml
 from django.conf import settings

@@ -397,7 +397,7 @@ def _same(desired, live) -> bool:
     if isinstance(desired, dict):
         return isinstance(live, dict) and all(k in live and _same(v, live[k]) for k, v in desired.items())
     if isinstance(desired, list):
-        return isinstance(live, list) and len(desired) == len(live) and all(_same(d, l) for d, l in zip(desired, live))
+        return isinstance(live, list) and len(desired) == len(live) and all(_same(d, item) for d, item in zip(desired, live, strict=True))
     if desired == live:
         return True
     if isinstance(desired, str) and isinstance(live, str):

@@ -29,8 +29,8 @@ from apps.namespaces.forms import QUOTA_FIELDS, AdoptForm, NamespaceRequestForm,
 from apps.namespaces.manifests import to_yaml
 from apps.namespaces.models import Namespace
 from apps.namespaces.selectors import bundle_for_namespace, namespace_get_for_user, namespaces_visible_to
-from apps.namespaces.services import namespace_delete as delete_service
 from apps.namespaces.services import namespace_adopt, namespace_adoption_preview, namespace_set_protected
+from apps.namespaces.services import namespace_delete as delete_service
 from apps.teams.selectors import can_manage_team, teams_visible_to
 
 DASHBOARD_PAGE_SIZE = 50

@@ -14,13 +14,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from kubernetes import client as k8s
 
+from apps.accounts.models import User
 from apps.clusters import kube
 from apps.clusters.models import Cluster
 from apps.core.errors import ClusterError
 from apps.namespaces import manifests
 from apps.namespaces.models import Namespace
 from apps.teams.models import Membership, Team
-from apps.accounts.models import User
 from tests.conftest import official_client
 
 QUOTA = {"requests.cpu": "1", "limits.cpu": "2", "requests.memory": "1Gi", "limits.memory": "2Gi"}

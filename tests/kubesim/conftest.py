@@ -64,7 +64,7 @@ class Kubectl:
         self.cache_dir = cache_dir
         self.home = home
 
-    def with_kubeconfig(self, kubeconfig: Path, cache_dir: Path | None = None) -> "Kubectl":
+    def with_kubeconfig(self, kubeconfig: Path, cache_dir: Path | None = None) -> Kubectl:
         """The same runner for another identity (another kubeconfig), optionally with its own discovery cache."""
         return Kubectl(self.binary, kubeconfig, cache_dir or self.cache_dir, self.home)
 

@@ -145,7 +145,7 @@ def test_approved_csr_is_signed_with_requested_lifetime(store, ca):
     pem = base64.b64decode(csr["status"]["certificate"])
     cert = x509.load_pem_x509_certificate(pem)
     assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "jane"
-    lifetime = cert.not_valid_after_utc - dt.datetime.now(dt.timezone.utc)
+    lifetime = cert.not_valid_after_utc - dt.datetime.now(dt.UTC)
     assert dt.timedelta(minutes=55) < lifetime <= dt.timedelta(hours=1, minutes=1)
     assert ExtendedKeyUsageOID.CLIENT_AUTH in cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     # the issued certificate authenticates against the same CA
@@ -156,7 +156,7 @@ def test_approved_csr_is_signed_with_requested_lifetime(store, ca):
 def test_default_lifetime_is_capped_at_a_year(store):
     new_csr(store)
     cert = x509.load_pem_x509_certificate(base64.b64decode(approve(store, "jane")["status"]["certificate"]))
-    lifetime = cert.not_valid_after_utc - dt.datetime.now(dt.timezone.utc)
+    lifetime = cert.not_valid_after_utc - dt.datetime.now(dt.UTC)
     assert dt.timedelta(days=364) < lifetime <= dt.timedelta(days=366)
 
 
@@ -254,7 +254,7 @@ def test_signed_lifetime_is_exact_across_a_second_boundary(ca, monkeypatch):
     # second boundary: the lifetime must still be exactly expirationSeconds + the 5 min backdate.
     from kubesim import pki
 
-    ticks = iter(dt.datetime(2030, 1, 1, 12, 0, 0, 700000, tzinfo=dt.timezone.utc) + dt.timedelta(seconds=0.6 * i)
+    ticks = iter(dt.datetime(2030, 1, 1, 12, 0, 0, 700000, tzinfo=dt.UTC) + dt.timedelta(seconds=0.6 * i)
                  for i in range(100))
     monkeypatch.setattr(pki, "_now", lambda: next(ticks))
     key = ec.generate_private_key(ec.SECP256R1())

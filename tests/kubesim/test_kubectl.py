@@ -103,7 +103,7 @@ class TestReads:
         """Server-side printing: the columns kube-apiserver's table convertors produce."""
         lines = kubectl_module.ok("get", "ns").splitlines()
         assert lines[0].split() == ["NAME", "STATUS", "AGE"]
-        assert ["team-a", "Active"] == lines[[l.split()[0] for l in lines].index("team-a")].split()[:2]
+        assert ["team-a", "Active"] == lines[[line.split()[0] for line in lines].index("team-a")].split()[:2]
         assert kubectl_module.ok("get", "quota", "-n", "team-a").splitlines()[0].split() == ["NAME", "AGE", "REQUEST", "LIMIT"]
         assert kubectl_module.ok("get", "rolebindings", "-n", "team-a").splitlines()[0].split() == ["NAME", "ROLE", "AGE"]
         row = kubectl_module.ok("get", "rolebindings", "-n", "team-a", "--no-headers").split()

@@ -8,8 +8,8 @@ module against kubesim.
 
 from __future__ import annotations
 
-import datetime as dt
 import base64
+import datetime as dt
 
 import pytest
 from cryptography import x509

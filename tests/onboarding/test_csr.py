@@ -1,9 +1,9 @@
 """Every CSR rule, one bad CSR each: the failure names the rule."""
 
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from cryptography import x509
 
 from apps.onboarding.csr import CsrRejected, verify_csr
 from tests.onboarding.conftest import make_csr

@@ -41,8 +41,8 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema_field
 from rest_framework import serializers
 
 from apps.approvals.models import Request
-from apps.core.schema import VALIDATION_ERROR_SCHEMA
 from apps.clusters.models import PodSecurityLevel
+from apps.core.schema import VALIDATION_ERROR_SCHEMA
 
 # --- strict input -------------------------------------------------------------
 

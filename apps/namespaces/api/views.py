@@ -11,11 +11,11 @@ import json
 import yaml
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
-from rest_framework.exceptions import PermissionDenied
-from rest_framework.utils import encoders
 from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
+from rest_framework.utils import encoders
 
 from apps.approvals.api.serializers import error_responses
 from apps.namespaces.api.serializers import NamespaceAdoptInputSerializer, NamespaceSerializer

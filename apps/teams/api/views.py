@@ -9,8 +9,8 @@ maps to 400/403/409.
 """
 
 from django.core.exceptions import ValidationError
-from django.db.models.functions import Coalesce
 from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
