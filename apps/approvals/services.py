@@ -47,6 +47,8 @@ def namespace_request_validate(*, team: Team, cluster: Cluster | None, name: str
     every entry point gives the same messages.
     """
     errors: dict[str, list[str]] = {}
+    if team is not None and team.archived:
+        errors["team"] = [f"team {team.slug} is archived and takes no new requests; ask a platform admin to restore it"]
     if cluster is None:
         errors.setdefault("cluster", []).append("choose a cluster")
     try:

@@ -56,7 +56,7 @@ class NamespaceRequestForm(forms.Form):
         # Offer only teams the user may ask for (members and managers, not
         # viewers); the submit service checks again, this is just the menu.
         teams = Team.objects.filter(
-            memberships__user=user, memberships__role__in=[Membership.Role.MEMBER, Membership.Role.MANAGER]
+            archived_at__isnull=True, memberships__user=user, memberships__role__in=[Membership.Role.MEMBER, Membership.Role.MANAGER]
         ).order_by("slug").distinct()
         self.fields["team"].queryset = teams
         for field_name, resource in QUOTA_FIELDS.items():

@@ -22,7 +22,7 @@ from apps.teams.models import Membership, Team
 
 
 def teams_for_joining(user) -> QuerySet[Team]:
-    """Every team (the directory newcomers choose from), annotated for ``user``.
+    """Every team but the archived (the directory newcomers choose from), annotated for ``user``.
 
     ``my_role``: the user's role in it or None; ``pending_request_id``: their
     open join request, if any. Two subqueries, so the query count stays flat.
@@ -30,7 +30,8 @@ def teams_for_joining(user) -> QuerySet[Team]:
     my_role = Membership.objects.filter(team=OuterRef("pk"), user=user).values("role")[:1]
     pending = Request.objects.filter(kind=Request.Kind.MEMBERSHIP, state=Request.State.SUBMITTED, team=OuterRef("pk"),
                                      requester=user).values("pk")[:1]
-    return Team.objects.annotate(my_role=Subquery(my_role), pending_request_id=Subquery(pending)).order_by("slug")
+    return (Team.objects.filter(archived_at__isnull=True)
+            .annotate(my_role=Subquery(my_role), pending_request_id=Subquery(pending)).order_by("slug"))
 
 
 def team_for_joining(slug: str) -> Team:

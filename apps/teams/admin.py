@@ -24,34 +24,24 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Team)
 class TeamAdmin(admin.ModelAdmin):
-    list_display = ("slug", "name", "contact", "created_at")
+    list_display = ("slug", "name", "contact", "created_at", "archived_at")
     search_fields = ("slug", "name")
     inlines = [MembershipInline]
 
     def get_readonly_fields(self, request, obj=None):
-        # The slug is on every cluster object (label portal.platform.io/team): fixed once created.
-        return ("slug", "created_at") if obj else ("created_at",)
+        # The slug is on every cluster object (label portal.platform.io/team): fixed once created here
+        # (the team's edit page allows a change while it has no namespaces). Archiving has its own checks: the page.
+        return ("slug", "created_at", "archived_at") if obj else ("created_at", "archived_at")
 
     def save_model(self, request, obj, form, change):
         if not change:
-            created = services.team_create(actor=request.user, slug=obj.slug, name=obj.name, contact=obj.contact)
+            created = services.team_create(actor=request.user, slug=obj.slug, name=obj.name, description=obj.description,
+                                           contact=obj.contact, budget=obj.budget)
             obj.pk = created.pk
-            if obj.budget:
-                with transaction.atomic():
-                    Team.objects.filter(pk=obj.pk).update(budget=obj.budget)
-                    audit_record(actor=request.user, action="team.update", target=created, team=created,
-                                 before={"budget": {}}, after={"budget": obj.budget})
             return
-        if not form.changed_data:
-            return  # only the inline changed (its services audit that); no empty team.update row
-        with transaction.atomic():
-            before = {f: form.initial.get(f) for f in form.changed_data}
-            obj.save()
-            audit_record(actor=request.user, action="team.update", target=obj, team=obj, before=before,
-                         after={f: form.cleaned_data.get(f) for f in form.changed_data})
-        if "contact" in form.changed_data:
-            # The contact is an annotation on every namespace of the team.
-            services._resync_team_namespaces(obj)
+        changes = {field: form.cleaned_data[field] for field in form.changed_data if field in services.TEAM_FIELDS}
+        if changes:  # only the inline changed: its services audit that; no empty team.update row
+            services.team_update(actor=request.user, team=obj, **changes)
 
     def save_formset(self, request, form, formset, change):
         if formset.model is not Membership:

@@ -2,22 +2,164 @@
 
 from __future__ import annotations
 
+import re
+
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from apps.audit.services import audit_record
 from apps.core.errors import ServiceError
 from apps.teams.models import Membership, Team
 from apps.teams.selectors import can_manage_team
 
+# --- Team administration ----------------------------------------------------------
 
-def team_create(*, actor, slug: str, name: str, contact: str = "") -> Team:
-    """Create a team (platform admins; the seed command)."""
+# What a team manager may change about their own team; everything else is a platform admin's.
+MANAGER_EDITABLE = ("description", "contact")
+TEAM_FIELDS = ("slug", "name", "description", "contact", "budget")
+
+
+def _require_platform_admin(actor, what: str) -> None:
+    # ``actor=None`` is the system (seed command): trusted callers only.
+    if actor is not None and not actor.is_platform_admin:
+        raise PermissionDenied(f"only platform admins can {what}")
+
+
+# Paths under /teams/ that a team's page would shadow.
+RESERVED_TEAM_SLUGS = frozenset({"new", "users"})
+# A DNS label, like a namespace name: teams' slugs start the names of their namespaces.
+SLUG_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def _check_new_slug(slug: str, team_pk: int | None = None) -> None:
+    """A slug a new (or renamed) team may take: a free DNS label that no portal page uses."""
+    if not isinstance(slug, str) or not SLUG_RE.match(slug) or len(slug) > 63:
+        raise ValidationError({"slug": ["must be lowercase letters, digits and '-', start and end with a letter or "
+                                         "digit, at most 63 characters (e.g. payments)"]})
+    if slug in RESERVED_TEAM_SLUGS:
+        raise ValidationError({"slug": [f'"{slug}" is reserved by the portal; choose another slug']})
+    if Team.objects.filter(slug=slug).exclude(pk=team_pk).exists():
+        raise ValidationError({"slug": [f"a team with slug {slug} already exists"]})
+
+
+def _team_state(team: Team) -> dict:
+    return {field: getattr(team, field) for field in TEAM_FIELDS}
+
+
+def team_create(*, actor, slug: str, name: str, description: str = "", contact: str = "", budget: dict | None = None,
+                manager=None) -> Team:
+    """Create a team (platform admins; the seed command), optionally with its first manager.
+
+    The manager is added through ``membership_add`` so it is audited like
+    any other membership; the team has no namespaces yet, so nothing reconciles.
+    """
+    _require_platform_admin(actor, "create teams")
+    if manager is not None and not manager.is_active:
+        raise ValidationError({"manager": [f"{manager.get_username()} is deactivated"]})
     with transaction.atomic():
-        team = Team(slug=slug, name=name, contact=contact)
+        _check_new_slug(slug)
+        team = Team(slug=slug, name=name, description=description, contact=contact, budget=budget or {})
         team.full_clean()
-        team.save()
-        audit_record(actor=actor, action="team.create", target=team, team=team, after={"slug": slug, "name": name, "contact": contact})
+        try:
+            with transaction.atomic():  # savepoint: a concurrent create of the same slug is a field error, not a 500
+                team.save()
+        except IntegrityError:
+            raise ValidationError({"slug": [f"a team with slug {slug} already exists"]}) from None
+        audit_record(actor=actor, action="team.create", target=team, team=team, after=_team_state(team))
+        if manager is not None:
+            membership_add(actor=actor, team=team, user=manager, role=Membership.Role.MANAGER)
+    return team
+
+
+def team_update(*, actor, team: Team, **changes) -> Team:
+    """Change a team's slug, name, description, contact or budget; audited field by field.
+
+    Platform admins change anything; the team's managers only the
+    description and the contact. The slug is written on every cluster
+    object of the team (label ``portal.platform.io/team``), so it is fixed
+    once the team has namespaces. A change of contact re-applies the
+    namespaces (it is an annotation on each). Nothing changed, nothing written.
+    """
+    unknown = set(changes) - set(TEAM_FIELDS)
+    if unknown:
+        raise ValidationError({field: ["unknown team field"] for field in sorted(unknown)})
+    with transaction.atomic():
+        team = Team.objects.select_for_update().get(pk=team.pk)
+        before = _team_state(team)
+        changed = {field: value for field, value in changes.items() if before[field] != value}
+        if not changed:
+            return team
+        if actor is not None and not actor.is_platform_admin:
+            if not can_manage_team(actor, team):
+                raise PermissionDenied(f"only managers of team {team.slug} or a platform admin can edit it")
+            admin_only = sorted(set(changed) - set(MANAGER_EDITABLE))
+            if admin_only:
+                raise PermissionDenied(f"only platform admins can change a team's {', '.join(admin_only)}; "
+                                       f"managers may change {' and '.join(MANAGER_EDITABLE)}")
+        if "slug" in changed:
+            from apps.namespaces.models import Namespace  # namespaces depend on teams; this one question goes back
+
+            count = Namespace.objects.filter(team=team).count()
+            if count:
+                raise ValidationError({"slug": [
+                    f"the slug cannot change: it labels every cluster object of the team's {count} "
+                    f"namespace{'s' if count != 1 else ''}; change the display name instead"]})
+            _check_new_slug(changed["slug"], team.pk)
+        for field, value in changed.items():
+            setattr(team, field, value)
+        team.full_clean()
+        team.save(update_fields=list(changed))
+        audit_record(actor=actor, action="team.update", target=team, team=team,
+                     before={field: before[field] for field in changed}, after=changed)
+        if "contact" in changed:
+            _resync_team_namespaces(team)
+    return team
+
+
+def team_archive(*, actor, team: Team) -> Team:
+    """Archive a team: it keeps its history but takes no new requests (platform admins).
+
+    Refused while the team has live namespaces or undecided requests: those
+    are someone's work, and deciding what happens to them is not a side
+    effect of tidying the team list.
+    """
+    from apps.approvals.models import Request
+    from apps.namespaces.selectors import namespaces_of_team
+
+    _require_platform_admin(actor, "archive teams")
+    with transaction.atomic():
+        team = Team.objects.select_for_update().get(pk=team.pk)
+        if team.archived:
+            raise ServiceError(f"team {team.slug} is already archived")
+        live = list(namespaces_of_team(team).order_by("name").values_list("name", flat=True))
+        if live:
+            raise ServiceError(f"team {team.slug} still has {len(live)} live namespace{'s' if len(live) != 1 else ''} "
+                               f"({', '.join(live[:10])}{', …' if len(live) > 10 else ''}); delete "
+                               f"{'them' if len(live) != 1 else 'it'} before archiving the team")
+        open_requests = Request.objects.filter(team=team, state__in=[Request.State.SUBMITTED, Request.State.APPROVED,
+                                                                     Request.State.APPLYING]).count()
+        if open_requests:
+            raise ServiceError(f"team {team.slug} has {open_requests} open request{'s' if open_requests != 1 else ''}; "
+                               "decide or cancel them before archiving the team")
+        team.archived_at = timezone.now()
+        team.save(update_fields=["archived_at"])
+        audit_record(actor=actor, action="team.archive", target=team, team=team,
+                     before={"archived": False}, after={"archived": True})
+    return team
+
+
+def team_restore(*, actor, team: Team) -> Team:
+    """Take a team out of the archive (platform admins): it takes requests again."""
+    _require_platform_admin(actor, "restore archived teams")
+    with transaction.atomic():
+        team = Team.objects.select_for_update().get(pk=team.pk)
+        if not team.archived:
+            raise ServiceError(f"team {team.slug} is not archived")
+        team.archived_at = None
+        team.save(update_fields=["archived_at"])
+        audit_record(actor=actor, action="team.restore", target=team, team=team,
+                     before={"archived": True}, after={"archived": False})
     return team
 
 
@@ -188,6 +330,8 @@ def membership_request_submit(*, actor, team: Team, role: str = Membership.Role.
         errors["role"] = [f"must be one of {', '.join(JOINABLE_ROLES)} (managers are appointed by a manager)"]
     if len(note or "") > 500:
         errors["note"] = ["must be at most 500 characters"]
+    if team.archived:
+        errors["team"] = [f"team {team.slug} is archived and takes no new members"]
     if errors:
         raise ValidationError(errors)
     # Serialise submissions per team so two clicks cannot create two open requests.

@@ -1,4 +1,6 @@
-"""Team pages: my teams, a team's members, and direct membership management for managers.
+"""Team pages: my teams, a team's members, direct membership management for managers,
+and team administration (create, edit, archive) for platform admins and, for a
+team's description and contact, its managers.
 
 Selectors decide who sees a team (404 for outsiders) and who manages it;
 the services apply the rules (last manager stays, audit, reconcile).
@@ -10,6 +12,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
@@ -19,10 +22,21 @@ from apps.approvals.models import Request
 from apps.core.errors import ServiceError
 from apps.core.htmx import render_page
 from apps.namespaces.selectors import namespaces_of_team
-from apps.teams.forms import AddMemberForm, ChangeRoleForm
+from apps.teams.forms import AddMemberForm, ChangeRoleForm, TeamForm
 from apps.teams.models import Membership
 from apps.teams.selectors import can_manage_team, team_get_for_user, teams_visible_to
-from apps.teams.services import membership_add, membership_change_role, membership_remove, user_deactivate
+from apps.teams.services import (
+    MANAGER_EDITABLE,
+    TEAM_FIELDS,
+    membership_add,
+    membership_change_role,
+    membership_remove,
+    team_archive,
+    team_create,
+    team_restore,
+    team_update,
+    user_deactivate,
+)
 
 CERTIFICATE_NOTICE = ("Removing someone deletes their RoleBindings in every namespace of the team in one reconcile pass. "
                       "Certificates already issued stay valid until they expire (Kubernetes cannot revoke them), "
@@ -33,8 +47,13 @@ CERTIFICATE_NOTICE = ("Removing someone deletes their RoleBindings in every name
 def team_list(request):
     """The teams I belong to (admins and auditors: all), with my role and the member count."""
     my_role = Membership.objects.filter(team=OuterRef("pk"), user=request.user).values("role")[:1]
-    teams = teams_visible_to(request.user).annotate(member_count=Count("memberships", distinct=True),
-                                                     my_role=Subquery(my_role)).order_by("slug")
+    # Counted in a subquery over *all* the team's memberships: the visibility
+    # filter joins the viewer's own membership, and a Count over that join
+    # would say 1 for every team.
+    member_count = Membership.objects.filter(team=OuterRef("pk")).order_by().values("team").annotate(n=Count("pk")).values("n")
+    teams = (teams_visible_to(request.user)
+             .annotate(member_count=Coalesce(Subquery(member_count), 0), my_role=Subquery(my_role))
+             .order_by("archived_at", "slug"))  # live teams first, archived (non-null) last
     return render_page(request, "teams/list.html", {"teams": teams})
 
 
@@ -44,6 +63,7 @@ def _detail_context(request, team, add_form=None):
     pending = Request.objects.filter(team=team, kind=Request.Kind.MEMBERSHIP, state=Request.State.SUBMITTED).select_related("requester")
     return {
         "team": team, "members": members, "can_manage": manage, "pending": pending,
+        "can_edit": manage, "budget": sorted((team.budget or {}).items()),
         "namespaces": namespaces_of_team(team).select_related("cluster"),
         "add_form": add_form or AddMemberForm(), "roles": Membership.Role.choices, "notice": CERTIFICATE_NOTICE,
         "my_membership": next((m for m in members if m.user_id == request.user.pk), None),
@@ -140,3 +160,80 @@ def user_deactivate_view(request, pk: int):
     else:
         messages.success(request, f"{user.username} is deactivated and removed from every team. " + CERTIFICATE_NOTICE)
     return redirect(request.POST.get("next") if str(request.POST.get("next", "")).startswith("/teams/") else "teams:list")
+
+
+# --- team administration --------------------------------------------------------------------------
+
+
+@login_required
+def team_new(request):
+    """Create a team with its first manager (platform admins)."""
+    if not request.user.is_platform_admin:
+        raise PermissionDenied("only platform admins can create teams")
+    form = TeamForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            team = team_create(actor=request.user, slug=data["slug"], name=data["name"], description=data["description"],
+                               contact=data["contact"], budget=data["budget"], manager=data["manager"])
+        except ValidationError as exc:
+            form.add_service_errors(exc)
+        else:
+            messages.success(request, f"Team {team.slug} is created." + (
+                f" {data['manager'].username} is its manager." if data["manager"] else " Add its first manager below."))
+            return redirect("teams:detail", slug=team.slug)
+    return render_page(request, "teams/form.html", {"form": form, "team": None})
+
+
+@login_required
+def team_edit(request, slug: str):
+    """Edit a team: platform admins everything, its managers the description and contact."""
+    team = team_get_for_user(request.user, slug)  # 404 for outsiders first
+    if request.user.is_platform_admin:
+        editable = set(TEAM_FIELDS)
+        if team.namespaces.exists():
+            editable.discard("slug")  # on every cluster object of the team: see team_update
+    elif can_manage_team(request.user, team):
+        editable = set(MANAGER_EDITABLE)
+    else:
+        raise PermissionDenied(f"only managers of team {team.slug} or a platform admin can edit it")
+    form = TeamForm(request.POST or None, team=team, editable=editable)
+    if request.method == "POST" and form.is_valid():
+        try:
+            updated = team_update(actor=request.user, team=team, **form.changes())
+        except ValidationError as exc:
+            form.add_service_errors(exc)
+        else:
+            messages.success(request, f"Team {updated.slug} is saved.")
+            return redirect("teams:detail", slug=updated.slug)
+    return render_page(request, "teams/form.html", {"form": form, "team": team, "editable": editable})
+
+
+@login_required
+@require_POST
+def team_archive_view(request, slug: str):
+    team = team_get_for_user(request.user, slug)
+    if not request.user.is_platform_admin:
+        raise PermissionDenied("only platform admins can archive teams")
+    try:
+        team_archive(actor=request.user, team=team)
+    except ServiceError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Team {team.slug} is archived: it keeps its history and takes no new requests.")
+    return redirect("teams:detail", slug=team.slug)
+
+
+@login_required
+@require_POST
+def team_restore_view(request, slug: str):
+    team = team_get_for_user(request.user, slug)
+    if not request.user.is_platform_admin:
+        raise PermissionDenied("only platform admins can restore teams")
+    try:
+        team_restore(actor=request.user, team=team)
+    except ServiceError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Team {team.slug} is restored and takes requests again.")
+    return redirect("teams:detail", slug=team.slug)

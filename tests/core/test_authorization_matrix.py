@@ -115,7 +115,7 @@ def digest() -> str:
         list(Membership.objects.order_by("pk").values_list("pk", "user_id", "team_id", "role")),
         list(ApiToken.objects.order_by("pk").values_list("pk", "revoked_at", "name")),
         list(User.objects.order_by("pk").values_list("pk", "is_active", "platform_role", "is_staff", "is_superuser")),
-        list(Team.objects.order_by("pk").values_list("pk", "slug", "name", "contact")),
+        list(Team.objects.order_by("pk").values_list("pk", "slug", "name", "contact", "description", "budget", "archived_at")),
         list(Cluster.objects.order_by("pk").values_list("pk", "name", "portal_namespace")),
         IssuedCertificate.objects.count(),
     ]
@@ -179,6 +179,10 @@ def body(route: str, world: World, side: str) -> dict:
         return {"cluster": cluster, "name": "kube-foo", "team": team, "confirm_uid": "x", "confirm_name": "kube-foo"}
     if route in ("api/v1/tokens/", "account/tokens/"):
         return {"name": "matrix", "expires_in_days": 1}
+    if route in ("api/v1/teams/", "teams/new/"):
+        return {"slug": "matrix-team", "name": "Matrix"}
+    if re.match(r"^(api/v1/teams/\(\?P<slug>[^)]*\)/|teams/<slug:slug>/edit/)$", route):
+        return {"slug": team, "name": o["team"].name, "contact": "#matrix", "description": "matrix"}
     if route == "account/lockouts/":
         return {"username": o["user"].username}
     return {"reason": "matrix"}
@@ -235,6 +239,8 @@ WRITE_RULES: list[tuple[str, object]] = [
     (r"^teams/<slug:slug>/members/<int:pk>/remove/$", member_leaves_or_managed),
     (r"^(api/v1/teams/\(\?P<slug>[^)]*\)/members/|teams/<slug:slug>/members/(add/|<int:pk>/role/))$", MANAGE),
     (r"^(api/v1/users/\(\?P<username>[^)]*\)/deactivate/|teams/users/<int:pk>/deactivate/)$", {"admin"}),
+    (r"^(api/v1/teams/|teams/new/|teams/<slug:slug>/(archive|restore)/)$", {"admin"}),
+    (r"^(api/v1/teams/\(\?P<slug>[^)]*\)/|teams/<slug:slug>/edit/)$", MANAGE),  # managers: description and contact
     # Everything else only reads (a write is refused with 405 or changes nothing).
     (r"^", NOBODY),
 ]

@@ -1,5 +1,6 @@
-"""Teams API: ``/api/v1/teams/`` (my teams), ``/api/v1/teams/{slug}/members/`` (manage members)
-and ``/api/v1/users/{username}/deactivate/`` (platform admins).
+"""Teams API: ``/api/v1/teams/`` (my teams; platform admins create, edit and archive them),
+``/api/v1/teams/{slug}/members/`` (manage members) and ``/api/v1/users/{username}/deactivate/``
+(platform admins).
 
 Views hold no rules: visibility comes from ``apps.teams.selectors`` (404 for
 outsiders), the membership rules (managers or admins only, a team keeps a
@@ -8,7 +9,8 @@ manager, members may leave, audit, reconcile after commit) from
 maps to 400/403/409.
 """
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404
@@ -26,22 +28,58 @@ from apps.teams.api.serializers import (
     MemberAddInputSerializer,
     MemberRoleInputSerializer,
     MembershipSerializer,
+    TeamCreateInputSerializer,
     TeamSerializer,
+    TeamUpdateInputSerializer,
 )
 from apps.teams.models import Membership, Team
 from apps.teams.selectors import team_get_for_user, teams_visible_to
-from apps.teams.services import membership_add, membership_change_role, membership_remove, user_deactivate
+from apps.teams.services import (
+    membership_add,
+    membership_change_role,
+    membership_remove,
+    team_archive,
+    team_create,
+    team_restore,
+    team_update,
+    user_deactivate,
+)
+
+_TEAM_SLUG = OpenApiParameter("slug", str, OpenApiParameter.PATH, description="Team slug")
 
 
 @extend_schema_view(
     list=extend_schema(summary="List your teams", tags=["teams"],
-                       description="Teams you belong to, with your role; platform admins and auditors see every team.",
+                       description="Teams you belong to, with your role; platform admins and auditors see every team "
+                                   "(archived ones included, marked `archived`).",
                        responses={200: TeamSerializer(many=True), **error_responses(401)}),
+    retrieve=extend_schema(summary="Get a team", tags=["teams"], parameters=[_TEAM_SLUG],
+                           description="404 for a team you cannot see.",
+                           responses={200: TeamSerializer, **error_responses(401, 404)}),
+    create=extend_schema(
+        summary="Create a team", tags=["teams"], request=TeamCreateInputSerializer,
+        description="Platform admins only. `manager` (optional) becomes the team's first manager; the creation and "
+                    "the membership are audited.",
+        responses={201: OpenApiResponse(TeamSerializer, description="Created"), **error_responses(400, 401, 403)},
+    ),
+    partial_update=extend_schema(
+        summary="Edit, archive or restore a team", tags=["teams"], parameters=[_TEAM_SLUG],
+        request=TeamUpdateInputSerializer,
+        description="Platform admins change every field; the team's managers `description` and `contact` (403 "
+                    "naming any other field). The slug is fixed once the team has namespaces (400 on `slug`). "
+                    "`archived: true` is refused with 409 while the team has live namespaces or open requests. "
+                    "All or nothing: a refused part changes nothing. Every change is audited.",
+        responses={200: TeamSerializer, **error_responses(400, 401, 403, 404, 409)},
+    ),
 )
-class TeamViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+class TeamViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = TeamSerializer
     queryset = Team.objects.none()  # schema only; rows come from the selector
     filterset_class = None
+    parser_classes = [JSONParser]
+    lookup_field = "slug"
+    lookup_value_regex = "[-a-zA-Z0-9_]+"
+    http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):
         user = self.request.user
@@ -53,6 +91,43 @@ class TeamViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
                 # Coalesce: a team without members has no row in the subquery (NULL), it has 0 members.
                 .annotate(role=Subquery(own_role), member_count=Coalesce(Subquery(member_count), 0))
                 .order_by("slug"))
+
+    def get_object(self) -> Team:
+        team = self.get_queryset().filter(slug=self.kwargs["slug"]).first()
+        if team is None:
+            raise Http404("No such team")
+        return team
+
+    def _respond(self, slug: str, status_code: int = status.HTTP_200_OK, headers=None) -> Response:
+        team = self.get_queryset().get(slug=slug)
+        return Response(TeamSerializer(team, context=self.get_serializer_context()).data, status=status_code,
+                        headers=headers)
+
+    def create(self, request):
+        if not request.user.is_platform_admin:
+            raise PermissionDenied("only platform admins can create teams")
+        serializer = TeamCreateInputSerializer(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        team = team_create(actor=request.user, **serializer.validated_data)
+        location = request.build_absolute_uri(reverse("team-detail", kwargs={"slug": team.slug}))
+        return self._respond(team.slug, status.HTTP_201_CREATED, headers={"Location": location})
+
+    def partial_update(self, request, slug=None):
+        team = self.get_object()  # 404 for outsiders, before the body is read
+        serializer = TeamUpdateInputSerializer(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        changes = dict(serializer.validated_data)
+        archived = changes.pop("archived", None)
+        with transaction.atomic():  # all or nothing: a refused archive undoes the field changes
+            if changes:
+                team = team_update(actor=request.user, team=team, **changes)
+            if archived is True and not team.archived:
+                team = team_archive(actor=request.user, team=team)
+            elif archived is False and team.archived:
+                team = team_restore(actor=request.user, team=team)
+            elif archived is not None and not request.user.is_platform_admin:
+                raise PermissionDenied("only platform admins can archive or restore teams")
+        return self._respond(team.slug)
 
 
 # --- members ----------------------------------------------------------------------------------
