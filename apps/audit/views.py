@@ -14,6 +14,7 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from apps.audit.diff import field_changes
 from apps.audit.filters import AuditEventFilterSet
 from apps.audit.selectors import audit_actions, audit_events_for
 from apps.core.htmx import render_page
@@ -31,6 +32,8 @@ def audit_list(request):
     """
     filterset = AuditEventFilterSet(request.GET, queryset=audit_events_for(request.user))
     page = Paginator(filterset.qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    for event in page:
+        event.changes = field_changes(event.before, event.after)
     context = {"filterset": filterset, "page": page, "actions": audit_actions()}
     return render_page(request, "audit/list.html", context, partial="rows")
 
