@@ -126,11 +126,11 @@ def parse_request_info(method: str, path: str, query: dict) -> RequestInfo:
 # ------------------------------------------------------------------ selectors
 def parse_label_selector(text: str):
     """Parse a label selector into a predicate on a labels dict; 400 BadRequest with the real parser's message."""
-    from . import selectors
+    from . import labelselectors
 
     try:
-        return selectors.parse(text)
-    except selectors.SelectorError as exc:
+        return labelselectors.parse(text)
+    except labelselectors.SelectorError as exc:
         raise errors.bad_request(str(exc)) from None
 
 
