@@ -202,7 +202,7 @@ def warning_header(text: str) -> str:
 
 def _pop_admission_warnings() -> list[str]:
     try:
-        from .admission import pop_warnings
+        from .admission.plugin import pop_warnings
     except ImportError:
         return []
     return pop_warnings()
