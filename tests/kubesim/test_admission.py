@@ -10,9 +10,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from kubesim import admission as adm
 from kubesim import errors, rbac, resources
 from kubesim.admission import Admission
+from kubesim.admission.plugin import pop_warnings
 from kubesim.controllers import Controllers
 from kubesim.store import Store
 from kubesim.types import UserInfo
@@ -266,11 +266,11 @@ def test_privileged_level_and_unlabelled_namespace_allow_everything(admit, store
 
 def test_deployment_template_only_warns(admit, store):
     label_ns(store, enforce="restricted", warn="restricted")
-    adm.pop_warnings()
+    pop_warnings()
     dep = {"metadata": {"name": "d", "namespace": "team-a"},
            "spec": {"template": {"metadata": {}, "spec": {"containers": [{"name": "c", "image": "x"}]}}}}
     admit("CREATE", DEPLOY, dep)
-    warnings = adm.pop_warnings()
+    warnings = pop_warnings()
     assert len(warnings) == 1 and warnings[0].startswith('would violate PodSecurity "restricted:latest": allowPrivilegeEscalation')
 
 

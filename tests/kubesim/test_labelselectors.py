@@ -1,10 +1,10 @@
-"""Label selector parsing and matching (kubesim.selectors, a port of apimachinery's labels parser)."""
+"""Label selector parsing and matching (kubesim.labelselectors, a port of apimachinery's labels parser)."""
 
 from __future__ import annotations
 
 import pytest
 
-from kubesim import selectors
+from kubesim import labelselectors
 
 LABELS = {"tier": "web", "env": "dev", "n": "5", "empty": ""}
 
@@ -20,18 +20,18 @@ LABELS = {"tier": "web", "env": "dev", "n": "5", "empty": ""}
     ("tier = web , env in ( dev )", True),
 ])
 def test_matching(selector, expected):
-    assert selectors.parse(selector)(LABELS) is expected
+    assert labelselectors.parse(selector)(LABELS) is expected
 
 
 @pytest.mark.parametrize("selector", ["a===b", "a=b=c", "a b", "a in (b", "a in b", "!a=b", "a=(b)", "a>", "a>1x", "a=b c", "(", "a,,b"])
 def test_rejected_like_the_real_parser(selector):
-    with pytest.raises(selectors.SelectorError):
-        selectors.parse(selector)
+    with pytest.raises(labelselectors.SelectorError):
+        labelselectors.parse(selector)
 
 
 def test_multiple_value_errors_are_aggregated():
-    with pytest.raises(selectors.SelectorError) as exc:
-        selectors.parse("a>-x-")
+    with pytest.raises(labelselectors.SelectorError) as exc:
+        labelselectors.parse("a>-x-")
     assert str(exc.value) == (
         "unable to parse requirement: [values[0]: Invalid value: \"-x-\": for 'Gt', 'Lt' operators, the value must be an integer, "
         "values[0]: Invalid value: \"-x-\": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' "
