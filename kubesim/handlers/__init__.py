@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .. import errors, resources
+from .. import errors
 from ..requestinfo import RequestInfo
 from ..types import Attributes, UserInfo
 from .admin import AdminHandlers
@@ -65,8 +65,6 @@ class Request(CRUDHandlers, WatchHandlers, SubresourceHandlers, ReviewHandlers, 
         if not rt.namespaced and info.namespace and rt.plural != "namespaces":
             raise errors.not_found_path()
         if info.verb not in rt.verbs and not info.subresource:
-            if rt.verbs == resources.CREATE_ONLY:
-                raise errors.method_not_supported(rt.group, rt.plural, info.verb)
             raise errors.method_not_supported(rt.group, rt.plural, info.verb)
         if not rt.stored:
             return self.virtual(rt)

@@ -41,10 +41,6 @@ class CRUDHandlers:
     """Mixed into :class:`kubesim.handlers.Request`."""
 
     # ---------------------------------------------------------------- reads
-    def _check_namespace_exists(self, rt: ResourceType) -> None:
-        # The real server lists an empty collection in a missing namespace rather than 404.
-        return None
-
     def get(self, rt: ResourceType) -> None:
         obj = self.api.store.get(rt, self.info.namespace, self.info.name)
         if obj is None:
