@@ -23,24 +23,23 @@ from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from apps.approvals.api.serializers import (
-    IDEMPOTENCY_KEY_PARAMETER,
     DecisionInputSerializer,
-    EmptyInputSerializer,
     NamespaceRequestCreateInputSerializer,
     NamespaceRequestSerializer,
     RequestSerializer,
-    error_responses,
-    idempotency_key_from,
 )
 from apps.approvals.models import Request
 from apps.approvals.selectors import request_get_for_user, requests_visible_to
 from apps.approvals.services import namespace_request_submit, request_approve, request_cancel, request_reject
+from apps.core.api.errors import error_responses
+from apps.core.api.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotency_key_from
+from apps.core.api.serializers import EmptyInputSerializer
+from apps.core.errors import IdempotencyKeyReused
 from apps.namespaces.api.views import KUBERNETES_OBJECT_SCHEMA, YAMLStreamRenderer
 from apps.namespaces.selectors import bundle_for_request
 
@@ -67,18 +66,6 @@ class RequestFilterSet(django_filters.FilterSet):
 
 
 # --- idempotency ------------------------------------------------------------------
-
-
-class IdempotencyKeyReused(APIException):
-    """The key names an earlier request that differs from this one (IETF idempotency-key draft: 422)."""
-
-    status_code = 422
-    default_detail = "this Idempotency-Key was already used for a different request"
-    default_code = "idempotency_key_reused"
-
-    def __init__(self, detail: str, *, field: str):
-        # {"detail": ..., "field": ...}: the field is machine-readable too.
-        super().__init__({"detail": detail, "field": field})
 
 
 def _lock_idempotency_key(user, key: str) -> None:

@@ -2,8 +2,8 @@
 
 from rest_framework import serializers
 
-from apps.approvals.api.serializers import QuotaField, StrictCharField, StrictInputSerializer
 from apps.clusters.models import PodSecurityLevel
+from apps.core.api.serializers import QuotaField, StrictCharField, StrictInputSerializer
 from apps.namespaces.models import Namespace
 
 

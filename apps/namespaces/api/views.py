@@ -17,7 +17,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.utils import encoders
 
-from apps.approvals.api.serializers import error_responses
+from apps.core.api.errors import error_responses
 from apps.namespaces.api.serializers import NamespaceAdoptInputSerializer, NamespaceSerializer
 from apps.namespaces.filters import NamespaceFilterSet
 from apps.namespaces.manifests import to_yaml

@@ -13,9 +13,10 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
-from apps.approvals.api.serializers import error_responses, idempotency_key_from
 from apps.approvals.api.views import RequestWorkflowViewSet, first_difference, idempotent_submit, workflow_schema
 from apps.approvals.models import Request
+from apps.core.api.errors import error_responses
+from apps.core.api.idempotency import idempotency_key_from
 from apps.onboarding import selectors
 from apps.onboarding.api.serializers import (
     IssuedCertificateSerializer,
