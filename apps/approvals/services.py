@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.approvals.models import Request
+from apps.audit.actions import Action
 from apps.audit.services import audit_record
 from apps.clusters.models import Cluster, PodSecurityLevel
 from apps.core import quantities
@@ -122,7 +123,7 @@ def namespace_request_submit(*, actor, team: Team, cluster: Cluster | None, name
             if existing is not None:
                 return existing
         raise ValidationError({"name": [f'"{name}" is already requested on cluster {cluster.name}']}) from None
-    audit_record(actor=actor, action="request.submit", target=request, after=request_snapshot(request), team=team)
+    audit_record(actor=actor, action=Action.REQUEST_SUBMIT, target=request, after=request_snapshot(request), team=team)
     return request
 
 
@@ -170,7 +171,7 @@ def _approve_namespace(*, actor, request: Request) -> None:
     except IntegrityError:
         raise ServiceError(f'a namespace "{request.name}" already exists on cluster {request.cluster.name}') from None
     request.namespace = namespace
-    audit_record(actor=actor, action="namespace.create", target=namespace, team=request.team,
+    audit_record(actor=actor, action=Action.NAMESPACE_CREATE, target=namespace, team=request.team,
                  after={"cluster": request.cluster.name, "name": namespace.name, "quota": namespace.quota,
                         "pod_security_level": namespace.pod_security_level,
                         "expires_at": expires_at.isoformat() if expires_at else None})
@@ -188,7 +189,7 @@ def register_approval_handler(kind: str, handler) -> None:
     _ON_APPROVE[kind] = handler
 
 
-def _decide(*, actor, request: Request, state: str, reason: str, action: str) -> Request:
+def _decide(*, actor, request: Request, state: str, reason: str, action: Action) -> Request:
     request = _lock_for_decision(actor=actor, request=request)
     before = request_snapshot(request)
     request.state = state
@@ -205,13 +206,13 @@ def _decide(*, actor, request: Request, state: str, reason: str, action: str) ->
 @transaction.atomic
 def request_approve(*, actor, request: Request, reason: str = "") -> Request:
     """Approve a submitted request (team manager or platform admin, never the requester)."""
-    return _decide(actor=actor, request=request, state=Request.State.APPROVED, reason=reason, action="request.approve")
+    return _decide(actor=actor, request=request, state=Request.State.APPROVED, reason=reason, action=Action.REQUEST_APPROVE)
 
 
 @transaction.atomic
 def request_reject(*, actor, request: Request, reason: str = "") -> Request:
     """Reject a submitted request; the reason is shown to the requester."""
-    return _decide(actor=actor, request=request, state=Request.State.REJECTED, reason=reason, action="request.reject")
+    return _decide(actor=actor, request=request, state=Request.State.REJECTED, reason=reason, action=Action.REQUEST_REJECT)
 
 
 @transaction.atomic
@@ -226,5 +227,5 @@ def request_cancel(*, actor, request: Request) -> Request:
     request.state = Request.State.CANCELLED
     request.decided_at = timezone.now()
     request.save()
-    audit_record(actor=actor, action="request.cancel", target=request, before=before, after=request_snapshot(request), team=request.team)
+    audit_record(actor=actor, action=Action.REQUEST_CANCEL, target=request, before=before, after=request_snapshot(request), team=request.team)
     return request

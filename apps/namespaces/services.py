@@ -33,6 +33,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apps.approvals.models import Request
+from apps.audit.actions import Action
 from apps.audit.services import audit_record
 from apps.clusters import kube
 from apps.core import quantities
@@ -205,7 +206,7 @@ def namespace_adopt(*, actor, cluster, name: str, team, confirm_uid: str, purpos
         if purpose:
             row.purpose = purpose
         row.save()
-        audit_record(actor=actor, action="namespace.adopt", target=row, team=team, before=before,
+        audit_record(actor=actor, action=Action.NAMESPACE_ADOPT, target=row, team=team, before=before,
                      after={**namespace_snapshot(row), "cluster": cluster.name, "cluster_uid": row.cluster_uid,
                             "labels_before": dict(meta.get("labels") or {})},
                      message=f"adopted existing namespace {name} (uid {row.cluster_uid}) on cluster {cluster.name} for team {team.slug}")
@@ -261,7 +262,7 @@ def _request_transition(request: Request, state: str, *, error: str = "") -> Non
         request.finished_at = now
     request.last_error = error
     request.save(update_fields=["state", "started_at", "finished_at", "last_error"])
-    audit_record(actor=None, action=f"request.{state}", target=request, before=before, after=request_snapshot(request),
+    audit_record(actor=None, action=Action(f"request.{state}"), target=request, before=before, after=request_snapshot(request),
                  team=request.team, message=error)
 
 
@@ -292,7 +293,7 @@ def _start_attempt(namespace: Namespace, token: str) -> None:
         row.phase = Phase.PROVISIONING
         row.save(update_fields=["attempts", "phase", "updated_at"])
         if changed:
-            audit_record(actor=None, action="namespace.provision", target=row, team=row.team, before=before, after=namespace_snapshot(row))
+            audit_record(actor=None, action=Action.NAMESPACE_PROVISION, target=row, team=row.team, before=before, after=namespace_snapshot(row))
         request = _open_request(row)
         if request is not None and request.state == Request.State.APPROVED:
             _request_transition(request, Request.State.APPLYING)
@@ -326,11 +327,11 @@ def _finish_ready(namespace: Namespace, token: str, desired_hash: str, quota_sta
         if drift:
             row.drift_repaired_at = now
             fields.append("drift_repaired_at")
-            audit_record(actor=None, action="namespace.drift_repaired", target=row, team=row.team,
+            audit_record(actor=None, action=Action.NAMESPACE_DRIFT_REPAIRED, target=row, team=row.team,
                          message="repaired on the cluster: " + ", ".join(drift), after={"drift": drift})
         row.save(update_fields=fields)
         if was != Phase.READY:
-            audit_record(actor=None, action="namespace.ready", target=row, team=row.team, before=before, after=namespace_snapshot(row))
+            audit_record(actor=None, action=Action.NAMESPACE_READY, target=row, team=row.team, before=before, after=namespace_snapshot(row))
         request = _open_request(row)
         if request is not None:
             if request.state == Request.State.APPROVED:
@@ -360,7 +361,7 @@ def _finish_error(namespace: Namespace, token: str, exc: ClusterError) -> Reconc
         row.phase = Phase.FAILED
         row.next_attempt_at = None
         row.save(update_fields=["phase", "last_error", "next_attempt_at", "claimed_until", "claimed_by", "updated_at"])
-        audit_record(actor=None, action="namespace.fail", target=row, team=row.team, before=before, after=namespace_snapshot(row), message=message)
+        audit_record(actor=None, action=Action.NAMESPACE_FAIL, target=row, team=row.team, before=before, after=namespace_snapshot(row), message=message)
         request = _open_request(row)
         if request is not None:
             _request_transition(request, Request.State.FAILED, error=message)
@@ -523,12 +524,12 @@ def namespace_delete(*, actor, namespace: Namespace) -> Namespace:
         row = Namespace.objects.select_for_update().select_related("team", "cluster").get(pk=namespace.pk)
         if row.phase in (Phase.TERMINATING, Phase.DELETED):
             return row
-        _mark_terminating(row, actor=actor, action="namespace.delete", message=f"delete {row.name} on cluster {row.cluster.name}")
+        _mark_terminating(row, actor=actor, action=Action.NAMESPACE_DELETE, message=f"delete {row.name} on cluster {row.cluster.name}")
     namespace.phase = row.phase
     return row
 
 
-def _mark_terminating(row: Namespace, *, actor, action: str, message: str, extra: dict | None = None) -> None:
+def _mark_terminating(row: Namespace, *, actor, action: Action, message: str, extra: dict | None = None) -> None:
     """The one deletion transition: Terminating, audited, open request failed, delete task after commit.
 
     Called inside the caller's transaction with ``row`` locked
@@ -572,7 +573,7 @@ def namespace_expire(namespace_id: int, *, now=None) -> bool:
         if row is None or not namespace_is_reapable(row, now):
             return False
         expires_at = row.expires_at.isoformat()
-        _mark_terminating(row, actor=None, action="namespace.expire", extra={"expires_at": expires_at},
+        _mark_terminating(row, actor=None, action=Action.NAMESPACE_EXPIRE, extra={"expires_at": expires_at},
                           message=f"TTL expired at {expires_at} (grace {settings.NAMESPACE_EXPIRY_GRACE_HOURS} h): "
                                   f"delete {row.name} on cluster {row.cluster.name}")
     return True
@@ -618,7 +619,7 @@ def namespace_set_protected(*, actor, namespace: Namespace, protected: bool) -> 
             before = {"protected": row.protected, "expires_at": row.expires_at.isoformat() if row.expires_at else None}
             row.protected = protected
             row.save(update_fields=["protected", "updated_at"])
-            audit_record(actor=actor, action="namespace.protect" if protected else "namespace.unprotect", target=row,
+            audit_record(actor=actor, action=Action.NAMESPACE_PROTECT if protected else Action.NAMESPACE_UNPROTECT, target=row,
                          team=row.team, before=before, after={**before, "protected": protected},
                          message=f"{row.name} {'protected from' if protected else 'no longer protected from'} the TTL reaper")
     namespace.protected = row.protected
@@ -663,7 +664,7 @@ def namespace_finalize_delete(namespace_id: int, *, token: str | None = None) ->
         row.save(update_fields=["phase", "deleted_at", "last_error", "next_attempt_at", "claimed_until", "claimed_by", "updated_at"])
         message = (f"deleted in the portal only; nothing was deleted on cluster {row.cluster.name}: {left_alone}" if left_alone
                    else f"deleted on cluster {row.cluster.name}")
-        audit_record(actor=None, action="namespace.deleted", target=row, team=row.team, before=before, after=namespace_snapshot(row),
+        audit_record(actor=None, action=Action.NAMESPACE_DELETED, target=row, team=row.team, before=before, after=namespace_snapshot(row),
                      message=message)
     return ReconcileResult("applied", left_alone)
 

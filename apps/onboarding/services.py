@@ -24,6 +24,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from apps.audit.actions import Action
 from apps.audit.services import audit_record
 from apps.clusters import kube
 from apps.clusters.models import Cluster
@@ -201,7 +202,7 @@ def kubeconfig_issue(*, actor, cluster: Cluster, namespace: Namespace | None = N
             not_after=facts.not_after, csr_name=name, key_mode=key_mode, key_algorithm=key_algorithm,
             reason=reason or "", issued_by=actor, renews=renews, issue_seconds=elapsed,
         )
-        audit_record(actor=actor, action="kubeconfig.issue", target=record, after={
+        audit_record(actor=actor, action=Action.KUBECONFIG_ISSUE, target=record, after={
             "cluster": cluster.name, "namespace": namespace_name, "subject": facts.subject, "serial": facts.serial,
             "fingerprint_sha256": facts.fingerprint_sha256, "not_after": facts.not_after.isoformat(),
             "csr_name": name, "key_mode": key_mode, "key_algorithm": key_algorithm, "reason": reason or "",
@@ -297,7 +298,7 @@ def onboarding_check_access(onboarding_id: int) -> bool:
         onboarding.save(update_fields=["access_checks", "access_ready_at"])
         Request.objects.filter(pk=onboarding.request_id, state=Request.State.APPLYING).update(
             state=Request.State.DONE, finished_at=now, last_error="")
-        audit_record(actor=None, action="membership.access_ready", target=onboarding.request, team=onboarding.team,
+        audit_record(actor=None, action=Action.MEMBERSHIP_ACCESS_READY, target=onboarding.request, team=onboarding.team,
                      after={"user": onboarding.user.username, "namespaces": namespaces.count()})
         _complete_if_ready(onboarding)
     return True
@@ -312,4 +313,4 @@ def onboarding_give_up(onboarding_id: int, message: str) -> None:
         updated = Request.objects.filter(pk=onboarding.request_id, state=Request.State.APPLYING).update(
             state=Request.State.FAILED, finished_at=timezone.now(), last_error=message)
         if updated:
-            audit_record(actor=None, action="membership.access_failed", target=onboarding.request, team=onboarding.team, message=message)
+            audit_record(actor=None, action=Action.MEMBERSHIP_ACCESS_FAILED, target=onboarding.request, team=onboarding.team, message=message)

@@ -8,6 +8,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
+from apps.audit.actions import Action
 from apps.audit.services import audit_record
 from apps.core.errors import ServiceError
 from apps.teams import services
@@ -39,7 +40,7 @@ class TeamAdmin(admin.ModelAdmin):
             if obj.budget:
                 with transaction.atomic():
                     Team.objects.filter(pk=obj.pk).update(budget=obj.budget)
-                    audit_record(actor=request.user, action="team.update", target=created, team=created,
+                    audit_record(actor=request.user, action=Action.TEAM_UPDATE, target=created, team=created,
                                  before={"budget": {}}, after={"budget": obj.budget})
             return
         if not form.changed_data:
@@ -47,7 +48,7 @@ class TeamAdmin(admin.ModelAdmin):
         with transaction.atomic():
             before = {f: form.initial.get(f) for f in form.changed_data}
             obj.save()
-            audit_record(actor=request.user, action="team.update", target=obj, team=obj, before=before,
+            audit_record(actor=request.user, action=Action.TEAM_UPDATE, target=obj, team=obj, before=before,
                          after={f: form.cleaned_data.get(f) for f in form.changed_data})
         if "contact" in form.changed_data:
             # The contact is an annotation on every namespace of the team.
@@ -84,14 +85,14 @@ class TeamAdmin(admin.ModelAdmin):
     def delete_model(self, request, obj):
         # Deleting a team with namespaces is refused by the database (PROTECT); an empty team may go.
         with transaction.atomic():
-            audit_record(actor=request.user, action="team.delete", target=obj, before={"slug": obj.slug, "name": obj.name})
+            audit_record(actor=request.user, action=Action.TEAM_DELETE, target=obj, before={"slug": obj.slug, "name": obj.name})
             obj.delete()
 
     def delete_queryset(self, request, queryset):
         # "Delete selected teams": audited one row per team, in the same transaction as the delete.
         with transaction.atomic():
             for team in queryset:
-                audit_record(actor=request.user, action="team.delete", target=team, before={"slug": team.slug, "name": team.name})
+                audit_record(actor=request.user, action=Action.TEAM_DELETE, target=team, before={"slug": team.slug, "name": team.name})
             queryset.delete()
 
     def has_delete_permission(self, request, obj=None):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
+from apps.audit.actions import Action
 from apps.audit.services import audit_record
 from apps.core.errors import ServiceError
 from apps.teams.models import Membership, Team
@@ -17,7 +18,7 @@ def team_create(*, actor, slug: str, name: str, contact: str = "") -> Team:
         team = Team(slug=slug, name=name, contact=contact)
         team.full_clean()
         team.save()
-        audit_record(actor=actor, action="team.create", target=team, team=team, after={"slug": slug, "name": name, "contact": contact})
+        audit_record(actor=actor, action=Action.TEAM_CREATE, target=team, team=team, after={"slug": slug, "name": name, "contact": contact})
     return team
 
 
@@ -54,7 +55,7 @@ def membership_add(*, actor, team: Team, user, role: str = Membership.Role.MEMBE
             # Same rules as a role change (the last manager stays a manager).
             return membership_change_role(actor=actor, membership=existing, role=role)
         membership = Membership.objects.create(team=team, user=user, role=role)
-        audit_record(actor=actor, action="membership.add", target=membership, team=team,
+        audit_record(actor=actor, action=Action.MEMBERSHIP_ADD, target=membership, team=team,
                      after={"user": user.username, "team": team.slug, "role": role})
         _resync_team_namespaces(team)
     return membership
@@ -103,7 +104,7 @@ def membership_change_role(*, actor, membership: Membership, role: str) -> Membe
         before = {"user": membership.user.username, "team": membership.team.slug, "role": membership.role}
         membership.role = role
         membership.save(update_fields=["role"])
-        audit_record(actor=actor, action="membership.change_role", target=membership, team=membership.team,
+        audit_record(actor=actor, action=Action.MEMBERSHIP_CHANGE_ROLE, target=membership, team=membership.team,
                      before=before, after={**before, "role": role})
         _resync_team_namespaces(membership.team)
     return membership
@@ -125,7 +126,7 @@ def membership_remove(*, actor, membership: Membership) -> None:
             raise ServiceError(f"{membership.user.username} is the last manager of {membership.team.slug}; make someone else manager first")
         before = {"user": membership.user.username, "team": membership.team.slug, "role": membership.role}
         team = membership.team
-        audit_record(actor=actor, action="membership.remove", target=membership, team=team, before=before,
+        audit_record(actor=actor, action=Action.MEMBERSHIP_REMOVE, target=membership, team=team, before=before,
                      message="RoleBindings are removed from every namespace of the team; issued certificates stay valid until expiry but grant nothing")
         membership.delete()
         _resync_team_namespaces(team)
@@ -153,7 +154,7 @@ def user_deactivate(*, actor, user) -> None:
         user.api_tokens.all().delete()
         for m in memberships:
             m.delete()
-        audit_record(actor=actor, action="user.deactivate", target=user, before=before,
+        audit_record(actor=actor, action=Action.USER_DEACTIVATE, target=user, before=before,
                      after={"is_active": False, "memberships": []},
                      message="RoleBindings are removed from every namespace of their teams; issued certificates stay valid until expiry but grant nothing")
         for team in {m.team_id: m.team for m in memberships}.values():
@@ -198,7 +199,7 @@ def membership_request_submit(*, actor, team: Team, role: str = Membership.Role.
         raise ValidationError({"team": [f"you already asked to join {team.slug}; wait for a manager's decision"]})
     request = Request.objects.create(kind=Request.Kind.MEMBERSHIP, team=team, requester=actor,
                                      payload={"role": role, "note": note or ""}, idempotency_key=idempotency_key)
-    audit_record(actor=actor, action="request.submit", target=request, after=request_snapshot(request), team=team)
+    audit_record(actor=actor, action=Action.REQUEST_SUBMIT, target=request, after=request_snapshot(request), team=team)
     return request
 
 
