@@ -9,7 +9,6 @@ urlpatterns = [
     path("", include("apps.teams.api.urls")),
     path("", include("apps.clusters.api.urls")),
     path("", include("apps.namespaces.api.urls")),
-    path("", include("apps.approvals.api.urls")),
     path("", include("apps.onboarding.api.urls")),
     path("", include("apps.accounts.api.urls")),
 ]

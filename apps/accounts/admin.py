@@ -6,6 +6,7 @@ from django.db import transaction
 
 from apps.accounts.models import ApiToken, User
 from apps.accounts.services import api_token_revoke
+from apps.audit.actions import Action
 from apps.audit.admin_mixins import AuditedAdminMixin
 from apps.audit.services import audit_record
 from apps.core.errors import ServiceError
@@ -53,7 +54,7 @@ class PortalUserAdmin(AuditedAdminMixin, UserAdmin):
             response = super().user_change_password(request, id, form_url)
             if request.method == "POST" and response.status_code == 302:
                 user = User.objects.get(pk=id)
-                audit_record(actor=request.user, action="user.set_password", target=user,
+                audit_record(actor=request.user, action=Action.USER_SET_PASSWORD, target=user,
                              after={"usable_password": user.has_usable_password()})
         return response
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from apps.accounts.models import ApiToken, User
 from apps.accounts.selectors import lockouts_list
+from apps.audit.actions import Action
 from apps.audit.services import audit_record
 from apps.core.errors import ServiceError
 
@@ -53,7 +54,7 @@ def api_token_issue(*, actor: User | None, user: User, name: str = "", expires_i
                    expires_at=timezone.now() + timedelta(days=days))
     row.full_clean(exclude=["user"])
     row.save()
-    audit_record(actor=actor, action="api_token.issue", target=user,
+    audit_record(actor=actor, action=Action.API_TOKEN_ISSUE, target=user,
                  after={"token_id": row.pk, "token": row.prefix + "…", "name": row.name, "expires_at": row.expires_at.isoformat()})
     return row, token
 
@@ -68,7 +69,7 @@ def api_token_revoke(*, actor: User | None, token: ApiToken) -> ApiToken:
     if not ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=now):
         raise ServiceError("this token is already revoked")
     token.revoked_at = now
-    audit_record(actor=actor, action="api_token.revoke", target=token.user,
+    audit_record(actor=actor, action=Action.API_TOKEN_REVOKE, target=token.user,
                  before={"token_id": token.pk, "token": token.prefix + "…", "name": token.name},
                  after={"revoked_at": now.isoformat()})
     return token
@@ -88,14 +89,14 @@ def api_token_touch(*, token: ApiToken) -> None:
 @transaction.atomic
 def sign_in_record(*, user: User, ip_address: str | None) -> None:
     """Audit a successful sign-in."""
-    audit_record(actor=user, action="auth.login", target=user, after={"ip_address": ip_address})
+    audit_record(actor=user, action=Action.AUTH_LOGIN, target=user, after={"ip_address": ip_address})
 
 
 @transaction.atomic
 def sign_in_failure_record(*, username: str, ip_address: str | None, locked_out: bool = False) -> None:
     """Audit a failed sign-in, or the lockout it triggered (``locked_out``)."""
     target = _username_target(username)
-    audit_record(actor=None, action="auth.lockout" if locked_out else "auth.login_failed", target=target,
+    audit_record(actor=None, action=Action.AUTH_LOCKOUT if locked_out else Action.AUTH_LOGIN_FAILED, target=target,
                  after={"username": username[:150], "ip_address": ip_address})
 
 
@@ -112,6 +113,6 @@ def login_unlock(*, actor: User | None, username: str) -> int:
     if not lockouts_list().filter(username=username).exists():
         raise ServiceError(f'"{username}" is not locked out')
     removed = axes_reset(username=username)
-    audit_record(actor=actor, action="auth.unlock", target=_username_target(username),
+    audit_record(actor=actor, action=Action.AUTH_UNLOCK, target=_username_target(username),
                  after={"username": username, "records_removed": removed})
     return removed

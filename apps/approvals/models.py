@@ -44,6 +44,10 @@ class Request(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
+    # Not stored: True on the request a submit returns when an earlier submit
+    # with the same Idempotency-Key created it (``request_replay``).
+    replayed = False
+
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [

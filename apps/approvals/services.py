@@ -1,29 +1,31 @@
-"""The request workflow: submit, approve, reject, cancel — for every request kind.
+"""The request workflow, for every kind of request: submit, decide, and the states after approval.
 
-Rules (who may ask, who may decide, four-eyes, decide once) live here; what
-approval *does* depends on the kind and is delegated to ``_ON_APPROVE``.
+This module is the only writer of ``Request`` rows. Its rules: at most one
+request per requester and ``Idempotency-Key``; only managers of the team or
+platform admins decide, never the requester (four-eyes); a request is
+decided once; an approved request moves applying -> done | failed.
+
+What a request of some kind contains and what approving it does belong to
+the app that owns the kind (``apps.approvals.kinds``). Its submit service
+checks its own rules between ``request_replay`` and ``request_create``; its
+``approve`` hook runs inside ``request_approve``; it reports the work that
+follows with ``request_mark_applying`` / ``_done`` / ``_failed``.
 """
 
 from __future__ import annotations
 
-import uuid
-from datetime import timedelta
+from collections.abc import Callable, Iterable
 
-from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.core.exceptions import PermissionDenied
+from django.db import connection, transaction
 from django.utils import timezone
 
+from apps.approvals.kinds import request_kind
 from apps.approvals.models import Request
+from apps.audit.actions import Action
 from apps.audit.services import audit_record
-from apps.clusters.models import Cluster, PodSecurityLevel
-from apps.core import quantities
-from apps.core.errors import ServiceError
-from apps.namespaces.models import Namespace
-from apps.namespaces.services import namespace_name_problem_on_cluster
-from apps.namespaces.validators import validate_namespace_name, validate_namespace_name_on
-from apps.teams.models import Team
-from apps.teams.selectors import can_manage_team, can_request_for_team
+from apps.core.errors import IdempotencyKeyReused, ServiceError
+from apps.teams.selectors import can_manage_team
 
 
 def request_snapshot(request: Request) -> dict:
@@ -39,93 +41,71 @@ def request_snapshot(request: Request) -> dict:
     }
 
 
-def namespace_request_validate(*, team: Team, cluster: Cluster | None, name: str, purpose: str, quota: dict | None,
-                               ttl_hours: int | None, pod_security_level: str | None) -> dict:
-    """Check a namespace request's fields; returns the normalised payload or raises ValidationError.
+# --- Submit ----------------------------------------------------------------------------
 
-    Shared by the form's live validation, the API and the submit service, so
-    every entry point gives the same messages.
+
+def _lock_idempotency_key(actor, key: str) -> None:
+    """Serialise submits that carry the same key, until the transaction ends.
+
+    The unique constraint already guarantees a single row; the lock makes the
+    *loser* of a race wait for the winner's commit, find its row and return
+    it, exactly like a replay that came later. Other databases (the SQLite
+    demo) serialise writers anyway.
     """
-    errors: dict[str, list[str]] = {}
-    if team is not None and team.archived:
-        errors["team"] = [f"team {team.slug} is archived and takes no new requests; ask a platform admin to restore it"]
-    if cluster is None:
-        errors.setdefault("cluster", []).append("choose a cluster")
-    try:
-        if cluster is None:
-            validate_namespace_name(name or "")
-        else:
-            validate_namespace_name_on(name or "", cluster)
-    except ValidationError as exc:
-        errors.setdefault("name", []).extend(exc.messages)
-    else:
-        if cluster is not None:
-            if Namespace.objects.filter(cluster=cluster, name=name).exclude(phase=Namespace.Phase.DELETED).exists():
-                errors.setdefault("name", []).append(f'a namespace "{name}" already exists on cluster {cluster.name}')
-            elif Request.objects.filter(kind=Request.Kind.NAMESPACE, state=Request.State.SUBMITTED, cluster=cluster, name=name).exists():
-                errors.setdefault("name", []).append(f'"{name}" is already requested on cluster {cluster.name} and waits for approval')
-    if len(purpose or "") > 200:
-        errors.setdefault("purpose", []).append("must be at most 200 characters")
-    quota = dict(settings.DEFAULT_NAMESPACE_QUOTA) if not quota else quota
-    quota_problems = quantities.quota_errors(quota)
-    if quota_problems:
-        errors["quota"] = [f"{resource}: {msg}" for resource, msgs in quota_problems.items() for msg in msgs]
-    if ttl_hours is not None:
-        if not isinstance(ttl_hours, int) or isinstance(ttl_hours, bool) or ttl_hours < 1:
-            errors.setdefault("ttl_hours", []).append("must be a whole number of hours, at least 1")
-        elif ttl_hours > settings.NAMESPACE_MAX_TTL_HOURS:
-            errors.setdefault("ttl_hours", []).append(f"must be at most {settings.NAMESPACE_MAX_TTL_HOURS} hours")
-    level = pod_security_level or (cluster.default_pod_security if cluster else PodSecurityLevel.RESTRICTED)
-    if level not in PodSecurityLevel.values:
-        errors.setdefault("pod_security_level", []).append(f"must be one of {', '.join(PodSecurityLevel.values)}")
-    if errors:
-        raise ValidationError(errors)
-    return {
-        "purpose": purpose or "",
-        "quota": {k: str(v).strip() for k, v in quota.items()},
-        "ttl_hours": ttl_hours,
-        "pod_security_level": level,
-    }
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"portal-request-idem:{actor.pk}:{key}"])
 
 
-@transaction.atomic
-def namespace_request_submit(*, actor, team: Team, cluster: Cluster | None, name: str, purpose: str = "",
-                             quota: dict | None = None, ttl_hours: int | None = None,
-                             pod_security_level: str | None = None, idempotency_key: str = "") -> Request:
-    """Ask for a namespace for ``team`` on ``cluster``; waits for a manager's decision.
+def request_replay(*, actor, kind: str, idempotency_key: str,
+                   body: Callable[[Request], Iterable[tuple[str, object, object]]]) -> Request | None:
+    """The request an earlier submit with this ``Idempotency-Key`` created, or None: every submit service asks first.
 
-    With an ``idempotency_key``, asking again with the same key returns the
-    first request instead of creating a second one.
+    Call it inside the submit's transaction, before checking the kind's
+    rules (a replay of a request that now exists would fail them). The key's
+    lock is held until that transaction ends, so concurrent submits with one
+    key queue up and all but the first get the first one's request.
+
+    ``body(existing)`` lists ``(field, value sent now, value the earlier
+    request was made with)`` in the order of the request body, normalised
+    the way the service stores them. When the earlier request is of another
+    kind, or a pair differs, the key is being reused for a different request:
+    ``IdempotencyKeyReused`` names the first difference (``"kind"``). The
+    request returned has ``replayed`` set, so the API answers 200, not 201.
     """
-    if idempotency_key:
-        existing = Request.objects.filter(requester=actor, idempotency_key=idempotency_key).first()
-        if existing is not None:
-            return existing
-    if not can_request_for_team(actor, team):
-        raise PermissionDenied(f"only members of team {team.slug} can request namespaces for it")
-    payload = namespace_request_validate(team=team, cluster=cluster, name=name, purpose=purpose, quota=quota,
-                                         ttl_hours=ttl_hours, pod_security_level=pod_security_level)
-    # Only on submit, not in the form's live validation: it asks the cluster.
-    problem = namespace_name_problem_on_cluster(cluster, name)
-    if problem:
-        raise ValidationError({"name": [problem]})
-    # The id the namespace will carry as its ownership mark, chosen now so the
-    # preview a manager approves is exactly what gets applied.
-    payload["namespace_uid"] = str(uuid.uuid4())
-    try:
-        # Savepoint: a concurrent identical submit trips the constraints and
-        # we answer like the validation would, not with a 500.
-        with transaction.atomic():
-            request = Request.objects.create(kind=Request.Kind.NAMESPACE, team=team, requester=actor, cluster=cluster,
-                                             name=name, payload=payload, idempotency_key=idempotency_key)
-    except IntegrityError:
-        if idempotency_key:
-            existing = Request.objects.filter(requester=actor, idempotency_key=idempotency_key).first()
-            if existing is not None:
-                return existing
-        raise ValidationError({"name": [f'"{name}" is already requested on cluster {cluster.name}']}) from None
-    audit_record(actor=actor, action="request.submit", target=request, after=request_snapshot(request), team=team)
+    if not idempotency_key:
+        return None
+    if not connection.in_atomic_block:
+        raise RuntimeError("request_replay must run inside the submit's transaction (the key's lock lasts until it ends)")
+    _lock_idempotency_key(actor, idempotency_key)
+    existing = Request.objects.select_related("team", "cluster").filter(requester=actor, idempotency_key=idempotency_key).first()
+    if existing is None:
+        return None
+    field = "kind" if existing.kind != kind else next((name for name, now, before in body(existing) if now != before), None)
+    if field is not None:
+        what = "another kind of request" if field == "kind" else f"a request with a different `{field}`"
+        raise IdempotencyKeyReused(f"this Idempotency-Key was already used for request #{existing.pk}, {what}; "
+                                   "use a new key for a new request", field=field)
+    existing.replayed = True
+    return existing
+
+
+def request_create(*, actor, kind: str, team, payload: dict, cluster=None, name: str = "",
+                   idempotency_key: str = "") -> Request:
+    """Record a submitted request whose kind's rules the caller has checked; audited as ``request.submit``.
+
+    The insert runs in a savepoint: when a unique constraint refuses it (one
+    pending request per cluster and name, one per key) the IntegrityError
+    leaves the caller's transaction usable, so it can answer with a message.
+    """
+    with transaction.atomic():
+        request = Request.objects.create(kind=kind, team=team, requester=actor, cluster=cluster, name=name,
+                                         payload=payload, idempotency_key=idempotency_key)
+    audit_record(actor=actor, action=Action.REQUEST_SUBMIT, target=request, after=request_snapshot(request), team=team)
     return request
+
+
+# --- Decide ----------------------------------------------------------------------------
 
 
 def _lock_for_decision(*, actor, request: Request) -> Request:
@@ -140,65 +120,13 @@ def _lock_for_decision(*, actor, request: Request) -> Request:
     return locked
 
 
-def _approve_namespace(*, actor, request: Request) -> None:
-    # The cluster may have changed since the request was submitted (a
-    # namespace of that name created by hand, a newly reserved name): check
-    # again, so approving never hands a team something the portal does not own.
-    try:
-        validate_namespace_name_on(request.name, request.cluster)
-    except ValidationError as exc:
-        raise ValidationError({"name": exc.messages}) from None
-    problem = namespace_name_problem_on_cluster(request.cluster, request.name)
-    if problem:
-        raise ValidationError({"name": [f"{problem}; reject this request (adopting an existing namespace is a platform admin's separate action)"]})
-    payload = request.payload
-    # The quota was checked on submit, but by the rules of that day: a request
-    # stored while the portal's parser was more lenient than the API server's
-    # (it once took "2 Gi" and "NaN") must not be approved into a failing apply.
-    quota_problems = quantities.quota_errors(payload.get("quota") or {})
-    if quota_problems:
-        raise ValidationError({"quota": [f"{resource}: {msg}; reject this request and ask for it again"
-                                         for resource, msgs in quota_problems.items() for msg in msgs]})
-    expires_at = None
-    if payload.get("ttl_hours"):
-        expires_at = timezone.now() + timedelta(hours=payload["ttl_hours"])
-    try:
-        with transaction.atomic():
-            namespace = Namespace.objects.create(
-                uid=payload.get("namespace_uid") or uuid.uuid4(), cluster=request.cluster, name=request.name, team=request.team, purpose=payload.get("purpose", ""),
-                owner=request.requester, expires_at=expires_at, quota=payload["quota"],
-                pod_security_level=payload["pod_security_level"],
-            )
-    except IntegrityError:
-        raise ServiceError(f'a namespace "{request.name}" already exists on cluster {request.cluster.name}') from None
-    request.namespace = namespace
-    audit_record(actor=actor, action="namespace.create", target=namespace, team=request.team,
-                 after={"cluster": request.cluster.name, "name": namespace.name, "quota": namespace.quota,
-                        "pod_security_level": namespace.pod_security_level,
-                        "expires_at": expires_at.isoformat() if expires_at else None})
-    from apps.namespaces.tasks import reconcile_namespace  # tasks import services; keep the cycle lazy
-
-    transaction.on_commit(lambda: reconcile_namespace.delay(namespace.pk))
-
-
-# What approving does, per kind. Other apps register theirs (e.g. onboarding's
-# membership requests) with ``register_approval_handler``.
-_ON_APPROVE = {Request.Kind.NAMESPACE: _approve_namespace}
-
-
-def register_approval_handler(kind: str, handler) -> None:
-    _ON_APPROVE[kind] = handler
-
-
-def _decide(*, actor, request: Request, state: str, reason: str, action: str) -> Request:
+def _decide(*, actor, request: Request, state: str, reason: str, action: Action) -> Request:
     request = _lock_for_decision(actor=actor, request=request)
     before = request_snapshot(request)
     request.state = state
     request.decider = actor
     request.reason = reason
     request.decided_at = timezone.now()
-    if state == Request.State.APPROVED:
-        _ON_APPROVE[request.kind](actor=actor, request=request)
     request.save()
     audit_record(actor=actor, action=action, target=request, before=before, after=request_snapshot(request), team=request.team)
     return request
@@ -206,14 +134,24 @@ def _decide(*, actor, request: Request, state: str, reason: str, action: str) ->
 
 @transaction.atomic
 def request_approve(*, actor, request: Request, reason: str = "") -> Request:
-    """Approve a submitted request (team manager or platform admin, never the requester)."""
-    return _decide(actor=actor, request=request, state=Request.State.APPROVED, reason=reason, action="request.approve")
+    """Approve a submitted request (team manager or platform admin, never the requester).
+
+    Then the kind's ``approve`` hook carries it out in the same transaction;
+    when it refuses, nothing of the approval remains.
+    """
+    hooks = request_kind(request.kind)
+    request = _decide(actor=actor, request=request, state=Request.State.APPROVED, reason=reason, action=Action.REQUEST_APPROVE)
+    created = hooks.approve(actor=actor, request=request)
+    if created is not None:
+        request.namespace = created
+        request.save(update_fields=["namespace"])
+    return request
 
 
 @transaction.atomic
 def request_reject(*, actor, request: Request, reason: str = "") -> Request:
     """Reject a submitted request; the reason is shown to the requester."""
-    return _decide(actor=actor, request=request, state=Request.State.REJECTED, reason=reason, action="request.reject")
+    return _decide(actor=actor, request=request, state=Request.State.REJECTED, reason=reason, action=Action.REQUEST_REJECT)
 
 
 @transaction.atomic
@@ -228,5 +166,68 @@ def request_cancel(*, actor, request: Request) -> Request:
     request.state = Request.State.CANCELLED
     request.decided_at = timezone.now()
     request.save()
-    audit_record(actor=actor, action="request.cancel", target=request, before=before, after=request_snapshot(request), team=request.team)
+    audit_record(actor=actor, action=Action.REQUEST_CANCEL, target=request, before=before, after=request_snapshot(request), team=request.team)
     return request
+
+
+# --- After approval: applying -> done | failed ------------------------------------------
+
+# The states each later state may be reached from.
+_REACHED_FROM = {
+    Request.State.APPLYING: (Request.State.APPROVED,),
+    Request.State.DONE: (Request.State.APPLYING,),
+    Request.State.FAILED: (Request.State.APPROVED, Request.State.APPLYING),
+}
+_AUDIT_ACTION = {
+    Request.State.APPLYING: Action.REQUEST_APPLYING,
+    Request.State.DONE: Action.REQUEST_DONE,
+    Request.State.FAILED: Action.REQUEST_FAILED,
+}
+
+
+@transaction.atomic
+def _move(request: Request, state: str, *, error: str = "") -> bool:
+    """Move an approved request on, audited (actor: the system); False, writing nothing, if it is not in a state that leads there.
+
+    The row is re-read under a lock, so concurrent reports (a worker's
+    retry, a deletion) move it once. ``request``, the caller's copy, is
+    updated too.
+    """
+    row = (Request.objects.select_for_update(of=("self",)).select_related("team", "cluster")
+           .filter(pk=request.pk, state__in=_REACHED_FROM[state]).first())
+    if row is None:
+        return False
+    before = request_snapshot(row)
+    row.state = state
+    if state == Request.State.APPLYING:
+        row.started_at = timezone.now()
+    else:
+        row.finished_at = timezone.now()
+    row.last_error = error
+    row.save(update_fields=["state", "started_at", "finished_at", "last_error"])
+    audit_record(actor=None, action=_AUDIT_ACTION[state], target=row, before=before, after=request_snapshot(row),
+                 team=row.team, message=error)
+    request.state, request.started_at, request.finished_at, request.last_error = row.state, row.started_at, row.finished_at, row.last_error
+    return True
+
+
+def request_mark_applying(request: Request) -> bool:
+    """The owning app started carrying out an approved request; False if it is not approved (any more)."""
+    return _move(request, Request.State.APPLYING)
+
+
+def request_mark_done(request: Request) -> bool:
+    """What the request asked for is in place; False if it was not being applied."""
+    return _move(request, Request.State.DONE)
+
+
+def request_mark_failed(request: Request, *, error: str) -> bool:
+    """Carrying out an approved request failed for good; ``error`` is shown on its timeline. False if it was already finished."""
+    return _move(request, Request.State.FAILED, error=error)
+
+
+def request_note_waiting(request: Request, message: str) -> None:
+    """Say on an applying request's timeline what it still waits for (its state does not change)."""
+    Request.objects.filter(pk=request.pk).update(last_error=message)
+    request.last_error = message
+

@@ -1,4 +1,4 @@
-"""Request pages: detail with its timeline and YAML preview, the approval queue, and the decisions.
+"""Request pages: detail with its timeline and what its kind shows (YAML, budget), the approval queue, and the decisions.
 
 Who may see a request comes from ``request_get_for_user`` (outsiders get 404);
 who may decide comes from ``approval_queue_for`` (the same rule the services
@@ -20,13 +20,16 @@ from django.views.decorators.http import require_GET, require_POST
 
 from apps.approvals.forms import DecisionForm
 from apps.approvals.models import Request
-from apps.approvals.selectors import approval_queue_for, budget_rows, request_get_for_user, request_timeline, team_usage
+from apps.approvals.selectors import (
+    approval_queue_for,
+    request_budgets,
+    request_get_for_user,
+    request_preview,
+    request_timeline,
+)
 from apps.approvals.services import request_approve, request_cancel, request_reject
 from apps.core.errors import ServiceError
 from apps.core.htmx import is_htmx, render_page
-from apps.core.templatetags.portal_ui import UNSETTLED_PHASES
-from apps.namespaces.manifests import to_yaml
-from apps.namespaces.selectors import bundle_for_request
 
 QUEUE_PAGE_SIZE = 25
 # Kind-specific one-to-one extensions of a request (e.g. onboarding's record of
@@ -34,19 +37,22 @@ QUEUE_PAGE_SIZE = 25
 _KIND_EXTENSIONS = [rel.name for rel in Request._meta.related_objects if rel.one_to_one]
 
 
-def _is_moving(req: Request) -> bool:
-    """True while the timeline can change without anyone clicking (worth polling)."""
-    if req.state in (Request.State.APPROVED, Request.State.APPLYING):
-        return True
-    return bool(req.namespace_id and req.namespace.phase in UNSETTLED_PHASES)
+def _is_moving(req: Request, timeline: list[dict]) -> bool:
+    """True while the timeline can change without anyone clicking (worth polling).
+
+    Approved or applying, or its kind says work is under way (a busy last
+    step: a namespace being applied or deleted).
+    """
+    return req.state in (Request.State.APPROVED, Request.State.APPLYING) or timeline[-1]["tone"] == "busy"
 
 
 @login_required
 @require_GET
 def request_detail(request, pk: int):
-    """A request's timeline, kind-specific details (YAML for namespaces) and the buttons the user may use."""
+    """A request's timeline, what its kind shows (for namespaces: the YAML, and the budget to deciders) and the buttons the user may use."""
     req = request_get_for_user(request.user, pk)
-    context = {"req": req, "timeline": request_timeline(req), "polling": _is_moving(req)}
+    timeline = request_timeline(req)
+    context = {"req": req, "timeline": timeline, "polling": _is_moving(req, timeline)}
     if is_htmx(request):
         context["oob_state"] = True
         return render_page(request, "approvals/detail.html", context, partial="timeline")
@@ -58,10 +64,9 @@ def request_detail(request, pk: int):
         "decision_form": DecisionForm(),
         "kind_template": select_template([f"approvals/kinds/{req.kind}.html", "approvals/kinds/generic.html"]).template.name,
     })
-    if req.kind == Request.Kind.NAMESPACE and req.cluster_id:
-        context["yaml"] = to_yaml(bundle_for_request(req))
-        if can_decide:
-            context["budget"] = budget_rows(req, team_usage([req.team_id]))
+    context["preview"] = request_preview(req)
+    if can_decide:
+        context["budget"] = request_budgets([req]).get(req.pk, [])
     return render_page(request, "approvals/detail.html", context)
 
 
@@ -71,8 +76,8 @@ def approval_queue(request):
     """Submitted requests the user may decide, oldest first, with the team's usage against its budget."""
     queue = approval_queue_for(request.user).select_related(*_KIND_EXTENSIONS)
     page = Paginator(queue, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
-    usage = team_usage(r.team_id for r in page)
-    items = [{"req": r, "budget": budget_rows(r, usage)} for r in page]
+    budgets = request_budgets(list(page))
+    items = [{"req": r, "budget": budgets.get(r.pk, [])} for r in page]
     return render_page(request, "approvals/queue.html", {"page": page, "items": items, "decision_form": DecisionForm()})
 
 

@@ -16,13 +16,15 @@ import json
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 
+from apps.audit.actions import Action
 from apps.audit.services import audit_record
 
 SECRET_MARK = "<changed>"
 
 
 class AuditedAdminMixin:
-    audit_action_prefix: str = ""  # e.g. "user" → user.create / user.update / user.delete
+    # e.g. "user": the admin records Action.USER_CREATE / USER_UPDATE / USER_DELETE.
+    audit_action_prefix: str = ""
     audit_secret_fields: tuple[str, ...] = ()
 
     # --- what is recorded -------------------------------------------------
@@ -56,7 +58,7 @@ class AuditedAdminMixin:
         return None
 
     def _record(self, request, obj, verb, before=None, after=None):
-        audit_record(actor=request.user, action=f"{self.audit_action_prefix}.{verb}", target=obj,
+        audit_record(actor=request.user, action=Action(f"{self.audit_action_prefix}.{verb}"), target=obj,
                      team=self.audit_team(obj), before=before, after=after)
 
     # --- admin hooks ------------------------------------------------------

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 
+from apps.audit.actions import Action
 from apps.core.context import VIA_CHOICES
 
 
@@ -15,7 +16,7 @@ class AuditEvent(models.Model):
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     actor_name = models.CharField(max_length=150)
     via = models.CharField(max_length=8, choices=VIA_CHOICES)
-    action = models.CharField(max_length=64, db_index=True)
+    action = models.CharField(max_length=64, db_index=True, choices=Action.choices)
     target_type = models.CharField(max_length=64)
     target_id = models.CharField(max_length=64)
     target_repr = models.CharField(max_length=255)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
+from apps.audit.actions import Action
 from apps.audit.models import AuditEvent
 from apps.core.context import current_client_request_id, current_request_id, current_via
 
@@ -11,7 +12,7 @@ from apps.core.context import current_client_request_id, current_request_id, cur
 def audit_record(
     *,
     actor,
-    action: str,
+    action: Action,
     target: models.Model,
     before: dict | None = None,
     after: dict | None = None,
@@ -22,7 +23,14 @@ def audit_record(
     """Append an audit row; call it inside the service's transaction.
 
     ``actor`` is a user or None (the system/worker acting on its own).
+    ``action`` is an ``Action`` (or its value); anything else raises
+    ValueError and nothing is written, so a typo cannot start a new kind of
+    row that no filter knows.
     """
+    try:
+        action = Action(action)
+    except ValueError:
+        raise ValueError(f"unknown audit action {action!r}: add it to apps.audit.actions.Action") from None
     if actor is not None:
         actor_name = actor.get_username()
     else:

@@ -7,6 +7,7 @@ kubeconfig and encrypts the credentials), not typed into a form.
 from django.contrib import admin, messages
 from django.db import transaction
 
+from apps.audit.actions import Action
 from apps.audit.services import audit_record
 from apps.clusters.models import Cluster
 from apps.clusters.services import cluster_check_health, cluster_snapshot
@@ -35,7 +36,7 @@ class ClusterAdmin(admin.ModelAdmin):
         with transaction.atomic():
             before = cluster_snapshot(Cluster.objects.get(pk=obj.pk))
             obj.save()
-            audit_record(actor=request.user, action="cluster.update", target=obj, before=before, after=cluster_snapshot(obj))
+            audit_record(actor=request.user, action=Action.CLUSTER_UPDATE, target=obj, before=before, after=cluster_snapshot(obj))
 
     @admin.action(description="Check health now")
     def check_health(self, request, queryset):

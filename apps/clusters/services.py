@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from apps.audit.actions import Action
 from apps.audit.services import audit_record
 from apps.clusters import kube
 from apps.clusters.models import Cluster
@@ -139,7 +140,7 @@ def cluster_register(*, actor, name: str, kubeconfig: str, context: str | None =
         cluster.portal_namespace = ""  # new credentials: detected again by the health check below
         cluster.full_clean()
         cluster.save()
-        audit_record(actor=actor, action="cluster.register" if created else "cluster.update", target=cluster,
+        audit_record(actor=actor, action=Action.CLUSTER_REGISTER if created else Action.CLUSTER_UPDATE, target=cluster,
                      before=before, after={**cluster_snapshot(cluster), "context": parsed["context"]})
     return cluster_check_health(cluster)
 

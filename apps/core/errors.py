@@ -1,7 +1,5 @@
 """Errors raised by services; views and the API turn them into messages."""
 
-from django.core.exceptions import PermissionDenied, ValidationError  # noqa: F401  (re-exported)
-
 
 class ServiceError(Exception):
     """A request that cannot be carried out as asked (e.g. deciding a decided request)."""
@@ -18,3 +16,15 @@ class ClusterError(Exception):
         super().__init__(message)
         self.status = status
         self.retryable = retryable
+
+
+class IdempotencyKeyReused(ServiceError):
+    """An ``Idempotency-Key`` names an earlier submit whose body differs from this one's.
+
+    ``field`` is the first body field that differs (``"kind"`` for another
+    kind of request); the API answers 422 naming it.
+    """
+
+    def __init__(self, message: str, *, field: str):
+        super().__init__(message)
+        self.field = field

@@ -4,3 +4,17 @@ from django.apps import AppConfig
 class NamespacesConfig(AppConfig):
     name = "apps.namespaces"
     label = "namespaces"
+
+    def ready(self):
+        # Namespace requests are a kind of request: what approving one does and
+        # what the request pages show of it (the workflow never imports us).
+        from apps.approvals.kinds import RequestKind, register_request_kind
+        from apps.approvals.models import Request
+        from apps.namespaces import selectors, services
+
+        register_request_kind(Request.Kind.NAMESPACE, RequestKind(
+            approve=services.namespace_request_approve,
+            progress=selectors.namespace_request_progress,
+            budget=selectors.namespace_request_budgets,
+            preview=selectors.namespace_request_preview,
+        ))

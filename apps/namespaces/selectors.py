@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
 
+from apps.approvals.kinds import step
+from apps.approvals.models import Request
+from apps.core import quantities
+from apps.namespaces.manifests import render_bundle, to_yaml
 from apps.namespaces.models import Namespace
+from apps.teams.models import Membership
 
 # MISSION §3 TTL: users are warned 72 h before expiry, urgently at 24 h.
 EXPIRY_WARNING_HOURS = 72
@@ -41,15 +48,11 @@ def namespaces_of_team(team) -> QuerySet[Namespace]:
 
 def team_memberships_for_bundle(team):
     """The memberships that become RoleBindings (users loaded in the same query)."""
-    from apps.teams.models import Membership
-
     return list(Membership.objects.filter(team=team).select_related("user").order_by("user__username"))
 
 
 def namespace_origin_request_id(namespace: Namespace) -> int | None:
     """Id of the approval request that created the namespace (first one), if any."""
-    from apps.approvals.models import Request
-
     if namespace.pk is None:
         return None
     return Request.objects.filter(namespace=namespace, kind=Request.Kind.NAMESPACE).order_by("created_at", "id").values_list("pk", flat=True).first()
@@ -57,8 +60,6 @@ def namespace_origin_request_id(namespace: Namespace) -> int | None:
 
 def bundle_for_namespace(namespace: Namespace) -> list[dict]:
     """The objects the worker applies for ``namespace`` now (current memberships)."""
-    from apps.namespaces.manifests import render_bundle
-
     return render_bundle(namespace, team_memberships_for_bundle(namespace.team), request_id=namespace_origin_request_id(namespace))
 
 
@@ -70,12 +71,6 @@ def bundle_for_request(request) -> list[dict]:
     returned instead (what is actually applied). The expiry shown for a
     pending request counts its TTL from now, as approving now would.
     """
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from apps.namespaces.manifests import render_bundle
-
     if request.namespace_id is not None:
         return bundle_for_namespace(request.namespace)
     payload = request.payload or {}
@@ -89,6 +84,92 @@ def bundle_for_request(request) -> list[dict]:
     if payload.get("namespace_uid"):
         namespace.uid = payload["namespace_uid"]
     return render_bundle(namespace, team_memberships_for_bundle(request.team), request_id=request.pk)
+
+
+# --- Namespace requests on the request pages (the kind's hooks, see NamespacesConfig.ready) -------
+
+
+def namespace_request_progress(req: Request) -> list[dict] | None:
+    """A namespace request's timeline after approval, told by its namespace's phase; None without one.
+
+    Applying (attempts, the cluster's last error while retrying) -> ready or
+    failed (with the error) -> deleting -> deleted.
+    """
+    if not req.namespace_id:
+        return None
+    namespace = req.namespace
+    phase = Namespace.Phase
+    attempts = f"attempt {namespace.attempts}" if namespace.attempts else ""
+    if namespace.phase in (phase.PENDING, phase.PROVISIONING):
+        detail = attempts
+        if namespace.last_error:
+            detail = f"{attempts}; retrying" if attempts else "retrying"
+        return [step(f"Applying to cluster {namespace.cluster.name}", "busy", req.started_at, detail=detail, error=namespace.last_error)]
+    steps = [step(f"Applied to cluster {namespace.cluster.name}", "ok", req.started_at, detail=attempts)]
+    if namespace.phase == phase.FAILED:
+        steps.append(step("Failed", "bad", namespace.updated_at, error=namespace.last_error or req.last_error))
+        return steps
+    steps.append(step("Ready", "ok", namespace.applied_at))
+    if namespace.phase == phase.TERMINATING:
+        steps.append(step("Deleting", "busy"))
+    elif namespace.phase == phase.DELETED:
+        steps.append(step("Deleted", "muted", namespace.deleted_at))
+    return steps
+
+
+def namespace_request_preview(req: Request) -> str:
+    """The YAML approving ``req`` applies (once approved, what its namespace applies)."""
+    return to_yaml(bundle_for_request(req)) if req.cluster_id else ""
+
+
+def namespace_request_budgets(requests: list[Request]) -> dict[int, list[dict]]:
+    """For each request id, its team's granted quota + the request against the team's budget (one query)."""
+    usage = team_usage(r.team_id for r in requests)
+    return {r.pk: budget_rows(r, usage) for r in requests}
+
+
+def team_usage(team_ids) -> dict[int, dict[str, Decimal]]:
+    """Quota already granted per team: the sum of the hard values of its live namespaces.
+
+    One query for all the teams on a page. Sums are quantities, never strings.
+    """
+    usage: dict[int, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    rows = Namespace.objects.filter(team_id__in=set(team_ids)).exclude(
+        phase__in=[Namespace.Phase.TERMINATING, Namespace.Phase.DELETED]).values_list("team_id", "quota")
+    for team_id, quota in rows:
+        for resource, value in (quota or {}).items():
+            try:
+                usage[team_id][resource] += quantities.parse(value)
+            except ValueError:
+                continue
+    return usage
+
+
+def budget_rows(req: Request, usage: dict[int, dict[str, Decimal]]) -> list[dict]:
+    """For each resource of the team's budget: granted now, this request, and the budget.
+
+    Empty when the team has no budget (nothing to compare against).
+    """
+    rows = []
+    asked = (req.payload or {}).get("quota") or {}
+    granted = usage.get(req.team_id, {})
+    for resource, raw_budget in (req.team.budget or {}).items():
+        try:
+            budget = quantities.parse(raw_budget)
+            extra = quantities.parse(asked[resource]) if resource in asked else Decimal(0)
+        except ValueError:
+            continue
+        now = granted.get(resource, Decimal(0))
+        after = now + extra
+        rows.append({
+            "resource": resource,
+            "granted": quantities.format_quantity(now, resource),
+            "asked": asked.get(resource, "—"),
+            "budget": raw_budget,
+            "percent": int(min(100, after * 100 / budget)) if budget > 0 else 100,
+            "over": after > budget,
+        })
+    return rows
 
 
 # --- TTL -----------------------------------------------------------------------------------

@@ -1,4 +1,9 @@
-"""Namespace services: reconcile a namespace onto its cluster, delete it, resync.
+"""Namespace services: ask for a namespace, reconcile it onto its cluster, delete it, resync.
+
+Asking goes through the request workflow (``apps.approvals``, which owns
+requests and their state): ``namespace_request_submit`` and
+``namespace_request_validate`` are the rules of asking for a namespace,
+``namespace_request_approve`` is what approving one does (the Pending row).
 
 Desired state lives in the Namespace row (+ the team's memberships); these
 services make the cluster match it, level-triggered:
@@ -6,8 +11,9 @@ services make the cluster match it, level-triggered:
 * ``namespace_reconcile`` claims the row with a conditional UPDATE (one
   worker at a time), renders the bundle, and applies it with server-side
   apply only when its hash differs from the last applied one. Phase,
-  attempts, last error, quota usage and the originating Request's state are
-  recorded on the way, each transition audited (via=worker in tasks).
+  attempts, last error and quota usage are recorded on the way, each
+  transition audited (via=worker in tasks), and the originating request is
+  reported applying/done/failed to the workflow.
 * ``namespace_delete`` marks the row Terminating; ``namespace_finalize_delete``
   deletes it on the cluster and marks it Deleted (the row stays for history).
 * ``namespaces_to_resync`` decides what the periodic resync re-drives.
@@ -28,20 +34,30 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from apps.approvals.models import Request
+from apps.approvals.services import (
+    request_create,
+    request_mark_applying,
+    request_mark_done,
+    request_mark_failed,
+    request_replay,
+)
+from apps.audit.actions import Action
 from apps.audit.services import audit_record
 from apps.clusters import kube
+from apps.clusters.models import Cluster, PodSecurityLevel
 from apps.core import quantities
-from apps.core.errors import ClusterError
+from apps.core.errors import ClusterError, ServiceError
 from apps.namespaces import manifests
 from apps.namespaces.models import Namespace
 from apps.namespaces.selectors import bundle_for_namespace, namespace_is_reapable, namespaces_expired, team_memberships_for_bundle
-from apps.namespaces.validators import reserved_pattern, validate_namespace_name_on
-from apps.teams.selectors import can_manage_team
+from apps.namespaces.validators import reserved_pattern, validate_namespace_name, validate_namespace_name_on
+from apps.teams.models import Team
+from apps.teams.selectors import can_manage_team, can_request_for_team
 
 log = logging.getLogger(__name__)
 
@@ -205,7 +221,7 @@ def namespace_adopt(*, actor, cluster, name: str, team, confirm_uid: str, purpos
         if purpose:
             row.purpose = purpose
         row.save()
-        audit_record(actor=actor, action="namespace.adopt", target=row, team=team, before=before,
+        audit_record(actor=actor, action=Action.NAMESPACE_ADOPT, target=row, team=team, before=before,
                      after={**namespace_snapshot(row), "cluster": cluster.name, "cluster_uid": row.cluster_uid,
                             "labels_before": dict(meta.get("labels") or {})},
                      message=f"adopted existing namespace {name} (uid {row.cluster_uid}) on cluster {cluster.name} for team {team.slug}")
@@ -213,6 +229,152 @@ def namespace_adopt(*, actor, cluster, name: str, team, confirm_uid: str, purpos
 
     transaction.on_commit(lambda: reconcile_namespace.delay(row.pk))
     return row
+
+
+# --- Namespace requests: the rules of asking, and what approving one does --------------------------
+
+
+def namespace_request_validate(*, team: Team, cluster: Cluster | None, name: str, purpose: str, quota: dict | None,
+                               ttl_hours: int | None, pod_security_level: str | None) -> dict:
+    """Check a namespace request's fields; returns the normalised payload or raises ValidationError.
+
+    Shared by the form's live validation, the API and the submit service, so
+    every entry point gives the same messages.
+    """
+    errors: dict[str, list[str]] = {}
+    if team is not None and team.archived:
+        errors["team"] = [f"team {team.slug} is archived and takes no new requests; ask a platform admin to restore it"]
+    if cluster is None:
+        errors.setdefault("cluster", []).append("choose a cluster")
+    try:
+        if cluster is None:
+            validate_namespace_name(name or "")
+        else:
+            validate_namespace_name_on(name or "", cluster)
+    except ValidationError as exc:
+        errors.setdefault("name", []).extend(exc.messages)
+    else:
+        if cluster is not None:
+            if Namespace.objects.filter(cluster=cluster, name=name).exclude(phase=Namespace.Phase.DELETED).exists():
+                errors.setdefault("name", []).append(f'a namespace "{name}" already exists on cluster {cluster.name}')
+            elif Request.objects.filter(kind=Request.Kind.NAMESPACE, state=Request.State.SUBMITTED, cluster=cluster, name=name).exists():
+                errors.setdefault("name", []).append(f'"{name}" is already requested on cluster {cluster.name} and waits for approval')
+    if len(purpose or "") > 200:
+        errors.setdefault("purpose", []).append("must be at most 200 characters")
+    quota = dict(settings.DEFAULT_NAMESPACE_QUOTA) if not quota else quota
+    quota_problems = quantities.quota_errors(quota)
+    if quota_problems:
+        errors["quota"] = [f"{resource}: {msg}" for resource, msgs in quota_problems.items() for msg in msgs]
+    if ttl_hours is not None:
+        if not isinstance(ttl_hours, int) or isinstance(ttl_hours, bool) or ttl_hours < 1:
+            errors.setdefault("ttl_hours", []).append("must be a whole number of hours, at least 1")
+        elif ttl_hours > settings.NAMESPACE_MAX_TTL_HOURS:
+            errors.setdefault("ttl_hours", []).append(f"must be at most {settings.NAMESPACE_MAX_TTL_HOURS} hours")
+    level = pod_security_level or (cluster.default_pod_security if cluster else PodSecurityLevel.RESTRICTED)
+    if level not in PodSecurityLevel.values:
+        errors.setdefault("pod_security_level", []).append(f"must be one of {', '.join(PodSecurityLevel.values)}")
+    if errors:
+        raise ValidationError(errors)
+    return {
+        "purpose": purpose or "",
+        "quota": {k: str(v).strip() for k, v in quota.items()},
+        "ttl_hours": ttl_hours,
+        "pod_security_level": level,
+    }
+
+
+@transaction.atomic
+def namespace_request_submit(*, actor, team: Team, cluster: Cluster | None, name: str, purpose: str = "",
+                             quota: dict | None = None, ttl_hours: int | None = None,
+                             pod_security_level: str | None = None, idempotency_key: str = "") -> Request:
+    """Ask for a namespace for ``team`` on ``cluster``; waits for a manager's decision.
+
+    With an ``idempotency_key``, asking again with the same key and fields
+    returns the first request (``replayed``) instead of creating a second
+    one; the same key with other fields is ``IdempotencyKeyReused``.
+    """
+
+    def body(existing: Request) -> list[tuple[str, object, object]]:
+        payload = existing.payload or {}
+        asked = quota or settings.DEFAULT_NAMESPACE_QUOTA
+        return [
+            ("cluster", cluster.pk if cluster else None, existing.cluster_id),
+            ("team", team.pk, existing.team_id),
+            ("name", name, existing.name),
+            ("purpose", purpose or "", payload.get("purpose", "")),
+            ("quota", {k: str(v).strip() for k, v in asked.items()}, payload.get("quota")),
+            ("ttl_hours", ttl_hours, payload.get("ttl_hours")),
+            ("pod_security_level", pod_security_level or (cluster.default_pod_security if cluster else None),
+             payload.get("pod_security_level")),
+        ]
+
+    replay = request_replay(actor=actor, kind=Request.Kind.NAMESPACE, idempotency_key=idempotency_key, body=body)
+    if replay is not None:
+        return replay
+    if not can_request_for_team(actor, team):
+        raise PermissionDenied(f"only members of team {team.slug} can request namespaces for it")
+    payload = namespace_request_validate(team=team, cluster=cluster, name=name, purpose=purpose, quota=quota,
+                                         ttl_hours=ttl_hours, pod_security_level=pod_security_level)
+    # Only on submit, not in the form's live validation: it asks the cluster.
+    problem = namespace_name_problem_on_cluster(cluster, name)
+    if problem:
+        raise ValidationError({"name": [problem]})
+    # The id the namespace will carry as its ownership mark, chosen now so the
+    # preview a manager approves is exactly what gets applied.
+    payload["namespace_uid"] = str(uuid.uuid4())
+    try:
+        return request_create(actor=actor, kind=Request.Kind.NAMESPACE, team=team, cluster=cluster, name=name,
+                              payload=payload, idempotency_key=idempotency_key)
+    except IntegrityError:
+        # A concurrent identical submit won the race for the name: answer like the validation would, not with a 500.
+        raise ValidationError({"name": [f'"{name}" is already requested on cluster {cluster.name}']}) from None
+
+
+def namespace_request_approve(*, actor, request: Request) -> Namespace:
+    """What approving a namespace request does: the namespace row (Pending), applied by the worker after commit.
+
+    The request kind's ``approve`` hook (registered in ``NamespacesConfig.ready``),
+    run by ``request_approve`` inside its transaction; the request links to the
+    namespace returned.
+    """
+    # The cluster may have changed since the request was submitted (a
+    # namespace of that name created by hand, a newly reserved name): check
+    # again, so approving never hands a team something the portal does not own.
+    try:
+        validate_namespace_name_on(request.name, request.cluster)
+    except ValidationError as exc:
+        raise ValidationError({"name": exc.messages}) from None
+    problem = namespace_name_problem_on_cluster(request.cluster, request.name)
+    if problem:
+        raise ValidationError({"name": [f"{problem}; reject this request (adopting an existing namespace is a platform admin's separate action)"]})
+    payload = request.payload
+    # The quota was checked on submit, but by the rules of that day: a request
+    # stored while the portal's parser was more lenient than the API server's
+    # (it once took "2 Gi" and "NaN") must not be approved into a failing apply.
+    quota_problems = quantities.quota_errors(payload.get("quota") or {})
+    if quota_problems:
+        raise ValidationError({"quota": [f"{resource}: {msg}; reject this request and ask for it again"
+                                         for resource, msgs in quota_problems.items() for msg in msgs]})
+    expires_at = None
+    if payload.get("ttl_hours"):
+        expires_at = timezone.now() + timedelta(hours=payload["ttl_hours"])
+    try:
+        with transaction.atomic():
+            namespace = Namespace.objects.create(
+                uid=payload.get("namespace_uid") or uuid.uuid4(), cluster=request.cluster, name=request.name, team=request.team, purpose=payload.get("purpose", ""),
+                owner=request.requester, expires_at=expires_at, quota=payload["quota"],
+                pod_security_level=payload["pod_security_level"],
+            )
+    except IntegrityError:
+        raise ServiceError(f'a namespace "{request.name}" already exists on cluster {request.cluster.name}') from None
+    audit_record(actor=actor, action=Action.NAMESPACE_CREATE, target=namespace, team=request.team,
+                 after={"cluster": request.cluster.name, "name": namespace.name, "quota": namespace.quota,
+                        "pod_security_level": namespace.pod_security_level,
+                        "expires_at": expires_at.isoformat() if expires_at else None})
+    from apps.namespaces.tasks import reconcile_namespace  # tasks import services; keep the cycle lazy
+
+    transaction.on_commit(lambda: reconcile_namespace.delay(namespace.pk))
+    return namespace
 
 
 # --- Claiming ----------------------------------------------------------------------
@@ -239,30 +401,18 @@ def namespace_release(namespace_id: int, token: str) -> None:
     Namespace.objects.filter(pk=namespace_id, claimed_by=token).update(claimed_until=None, claimed_by="")
 
 
-# --- Request state ---------------------------------------------------------------------
+# --- The request that created the namespace ------------------------------------------------------
 
 
 def _open_request(namespace: Namespace) -> Request | None:
-    """The approved/applying request that created the namespace, locked, if still open."""
-    return (Request.objects.select_for_update(of=("self",)).select_related("team", "cluster")
-            .filter(namespace=namespace, kind=Request.Kind.NAMESPACE, state__in=[Request.State.APPROVED, Request.State.APPLYING])
+    """The approved/applying request that created the namespace, if still open.
+
+    Its state is approvals' to write: the transitions below report to
+    ``request_mark_*``, which re-check the state under a lock.
+    """
+    return (Request.objects.filter(namespace=namespace, kind=Request.Kind.NAMESPACE,
+                                   state__in=[Request.State.APPROVED, Request.State.APPLYING])
             .order_by("created_at").first())
-
-
-def _request_transition(request: Request, state: str, *, error: str = "") -> None:
-    from apps.approvals.services import request_snapshot
-
-    before = request_snapshot(request)
-    request.state = state
-    now = timezone.now()
-    if state == Request.State.APPLYING:
-        request.started_at = now
-    else:
-        request.finished_at = now
-    request.last_error = error
-    request.save(update_fields=["state", "started_at", "finished_at", "last_error"])
-    audit_record(actor=None, action=f"request.{state}", target=request, before=before, after=request_snapshot(request),
-                 team=request.team, message=error)
 
 
 # --- Phase transitions (each in its own short transaction) ------------------------------------
@@ -292,10 +442,10 @@ def _start_attempt(namespace: Namespace, token: str) -> None:
         row.phase = Phase.PROVISIONING
         row.save(update_fields=["attempts", "phase", "updated_at"])
         if changed:
-            audit_record(actor=None, action="namespace.provision", target=row, team=row.team, before=before, after=namespace_snapshot(row))
+            audit_record(actor=None, action=Action.NAMESPACE_PROVISION, target=row, team=row.team, before=before, after=namespace_snapshot(row))
         request = _open_request(row)
-        if request is not None and request.state == Request.State.APPROVED:
-            _request_transition(request, Request.State.APPLYING)
+        if request is not None:
+            request_mark_applying(request)
     namespace.attempts, namespace.phase = row.attempts, row.phase
 
 
@@ -326,16 +476,15 @@ def _finish_ready(namespace: Namespace, token: str, desired_hash: str, quota_sta
         if drift:
             row.drift_repaired_at = now
             fields.append("drift_repaired_at")
-            audit_record(actor=None, action="namespace.drift_repaired", target=row, team=row.team,
+            audit_record(actor=None, action=Action.NAMESPACE_DRIFT_REPAIRED, target=row, team=row.team,
                          message="repaired on the cluster: " + ", ".join(drift), after={"drift": drift})
         row.save(update_fields=fields)
         if was != Phase.READY:
-            audit_record(actor=None, action="namespace.ready", target=row, team=row.team, before=before, after=namespace_snapshot(row))
+            audit_record(actor=None, action=Action.NAMESPACE_READY, target=row, team=row.team, before=before, after=namespace_snapshot(row))
         request = _open_request(row)
         if request is not None:
-            if request.state == Request.State.APPROVED:
-                _request_transition(request, Request.State.APPLYING)
-            _request_transition(request, Request.State.DONE)
+            request_mark_applying(request)  # no-op unless still approved: done is reached through applying
+            request_mark_done(request)
     return True
 
 
@@ -360,10 +509,10 @@ def _finish_error(namespace: Namespace, token: str, exc: ClusterError) -> Reconc
         row.phase = Phase.FAILED
         row.next_attempt_at = None
         row.save(update_fields=["phase", "last_error", "next_attempt_at", "claimed_until", "claimed_by", "updated_at"])
-        audit_record(actor=None, action="namespace.fail", target=row, team=row.team, before=before, after=namespace_snapshot(row), message=message)
+        audit_record(actor=None, action=Action.NAMESPACE_FAIL, target=row, team=row.team, before=before, after=namespace_snapshot(row), message=message)
         request = _open_request(row)
         if request is not None:
-            _request_transition(request, Request.State.FAILED, error=message)
+            request_mark_failed(request, error=message)
     return ReconcileResult("failed", message)
 
 
@@ -523,12 +672,12 @@ def namespace_delete(*, actor, namespace: Namespace) -> Namespace:
         row = Namespace.objects.select_for_update().select_related("team", "cluster").get(pk=namespace.pk)
         if row.phase in (Phase.TERMINATING, Phase.DELETED):
             return row
-        _mark_terminating(row, actor=actor, action="namespace.delete", message=f"delete {row.name} on cluster {row.cluster.name}")
+        _mark_terminating(row, actor=actor, action=Action.NAMESPACE_DELETE, message=f"delete {row.name} on cluster {row.cluster.name}")
     namespace.phase = row.phase
     return row
 
 
-def _mark_terminating(row: Namespace, *, actor, action: str, message: str, extra: dict | None = None) -> None:
+def _mark_terminating(row: Namespace, *, actor, action: Action, message: str, extra: dict | None = None) -> None:
     """The one deletion transition: Terminating, audited, open request failed, delete task after commit.
 
     Called inside the caller's transaction with ``row`` locked
@@ -547,7 +696,7 @@ def _mark_terminating(row: Namespace, *, actor, action: str, message: str, extra
     # A request still open (approved, never applied) will not be applied now.
     request = _open_request(row)
     if request is not None:
-        _request_transition(request, Request.State.FAILED, error="namespace deleted before it was applied")
+        request_mark_failed(request, error="namespace deleted before it was applied")
     from apps.namespaces.tasks import delete_namespace  # tasks import services; keep the cycle lazy
 
     transaction.on_commit(lambda: delete_namespace.delay(row.pk))
@@ -572,7 +721,7 @@ def namespace_expire(namespace_id: int, *, now=None) -> bool:
         if row is None or not namespace_is_reapable(row, now):
             return False
         expires_at = row.expires_at.isoformat()
-        _mark_terminating(row, actor=None, action="namespace.expire", extra={"expires_at": expires_at},
+        _mark_terminating(row, actor=None, action=Action.NAMESPACE_EXPIRE, extra={"expires_at": expires_at},
                           message=f"TTL expired at {expires_at} (grace {settings.NAMESPACE_EXPIRY_GRACE_HOURS} h): "
                                   f"delete {row.name} on cluster {row.cluster.name}")
     return True
@@ -618,7 +767,7 @@ def namespace_set_protected(*, actor, namespace: Namespace, protected: bool) -> 
             before = {"protected": row.protected, "expires_at": row.expires_at.isoformat() if row.expires_at else None}
             row.protected = protected
             row.save(update_fields=["protected", "updated_at"])
-            audit_record(actor=actor, action="namespace.protect" if protected else "namespace.unprotect", target=row,
+            audit_record(actor=actor, action=Action.NAMESPACE_PROTECT if protected else Action.NAMESPACE_UNPROTECT, target=row,
                          team=row.team, before=before, after={**before, "protected": protected},
                          message=f"{row.name} {'protected from' if protected else 'no longer protected from'} the TTL reaper")
     namespace.protected = row.protected
@@ -663,7 +812,7 @@ def namespace_finalize_delete(namespace_id: int, *, token: str | None = None) ->
         row.save(update_fields=["phase", "deleted_at", "last_error", "next_attempt_at", "claimed_until", "claimed_by", "updated_at"])
         message = (f"deleted in the portal only; nothing was deleted on cluster {row.cluster.name}: {left_alone}" if left_alone
                    else f"deleted on cluster {row.cluster.name}")
-        audit_record(actor=None, action="namespace.deleted", target=row, team=row.team, before=before, after=namespace_snapshot(row),
+        audit_record(actor=None, action=Action.NAMESPACE_DELETED, target=row, team=row.team, before=before, after=namespace_snapshot(row),
                      message=message)
     return ReconcileResult("applied", left_alone)
 

@@ -20,7 +20,6 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.approvals.selectors import requests_visible_to
-from apps.approvals.services import namespace_request_submit, namespace_request_validate
 from apps.core.errors import ServiceError
 from apps.core.htmx import is_htmx, render_page
 from apps.core.templatetags.portal_ui import UNSETTLED_PHASES
@@ -29,7 +28,13 @@ from apps.namespaces.forms import QUOTA_FIELDS, AdoptForm, NamespaceRequestForm,
 from apps.namespaces.manifests import to_yaml
 from apps.namespaces.models import Namespace
 from apps.namespaces.selectors import bundle_for_namespace, namespace_get_for_user, namespaces_visible_to
-from apps.namespaces.services import namespace_adopt, namespace_adoption_preview, namespace_set_protected
+from apps.namespaces.services import (
+    namespace_adopt,
+    namespace_adoption_preview,
+    namespace_request_submit,
+    namespace_request_validate,
+    namespace_set_protected,
+)
 from apps.namespaces.services import namespace_delete as delete_service
 from apps.teams.selectors import can_manage_team, teams_visible_to
 

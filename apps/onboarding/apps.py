@@ -6,6 +6,10 @@ class OnboardingConfig(AppConfig):
     label = "onboarding"
 
     def ready(self):
-        # Importing the teams services registers the "membership" approval
-        # handler with the request workflow, for every process (web and worker).
-        import apps.teams.services  # noqa: F401
+        # Join requests are a kind of request: approving one adds the member
+        # (the workflow never imports us).
+        from apps.approvals.kinds import RequestKind, register_request_kind
+        from apps.approvals.models import Request
+        from apps.onboarding import services
+
+        register_request_kind(Request.Kind.MEMBERSHIP, RequestKind(approve=services.membership_request_approve))

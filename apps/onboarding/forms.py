@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django import forms
 
+from apps.onboarding.services import JOINABLE_ROLES
 from apps.teams.models import Membership
-from apps.teams.services import JOINABLE_ROLES
 
 
 class JoinTeamForm(forms.Form):

@@ -14,6 +14,7 @@ from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.http import Http404
 
 from apps.approvals.models import Request
+from apps.approvals.selectors import requests_visible_to
 from apps.clusters.models import Cluster
 from apps.namespaces.models import Namespace
 from apps.namespaces.selectors import namespaces_visible_to
@@ -43,8 +44,6 @@ def team_for_joining(slug: str) -> Team:
 
 
 def membership_requests_visible_to(user) -> QuerySet[Request]:
-    from apps.approvals.selectors import requests_visible_to
-
     return requests_visible_to(user).filter(kind=Request.Kind.MEMBERSHIP)
 
 

@@ -1,4 +1,9 @@
-"""Kubeconfig issuance (CSR → signed certificate → kubeconfig) and the onboarding KPI.
+"""Join-team requests, kubeconfig issuance (CSR → signed certificate → kubeconfig) and the onboarding KPI.
+
+Join requests are a kind of request (``apps.approvals`` owns requests and
+their state): ``membership_request_submit`` holds the rules of asking,
+``membership_request_approve`` is what approving one does, and the access
+check reports the request done or failed.
 
 The flow follows the Kubernetes CSR API: the portal creates a
 ``certificates.k8s.io/v1`` CertificateSigningRequest for the signer
@@ -24,13 +29,27 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from apps.approvals.models import Request
+from apps.approvals.services import (
+    request_create,
+    request_mark_applying,
+    request_mark_done,
+    request_mark_failed,
+    request_note_waiting,
+    request_replay,
+)
+from apps.audit.actions import Action
 from apps.audit.services import audit_record
 from apps.clusters import kube
 from apps.clusters.models import Cluster
 from apps.core.errors import ClusterError, ServiceError
 from apps.namespaces.models import Namespace
+from apps.namespaces.selectors import namespaces_of_team, namespaces_visible_to
 from apps.onboarding import csr as csrlib
 from apps.onboarding.models import IssuedCertificate, Onboarding
+from apps.onboarding.tasks import confirm_access
+from apps.teams.models import Membership, Team
+from apps.teams.services import membership_add
 
 logger = logging.getLogger(__name__)
 
@@ -98,8 +117,6 @@ def build_kubeconfig(*, cluster: Cluster, user_name: str, namespace: str, certif
 
 
 def _default_namespace_name(user, cluster: Cluster) -> str:
-    from apps.namespaces.selectors import namespaces_visible_to
-
     ns = (namespaces_visible_to(user).filter(cluster=cluster, team__memberships__user=user)
           .exclude(phase__in=[Namespace.Phase.TERMINATING, Namespace.Phase.DELETED]).order_by("name").first())
     return ns.name if ns else "default"
@@ -150,8 +167,6 @@ def kubeconfig_issue(*, actor, cluster: Cluster, namespace: Namespace | None = N
     Raises ValidationError (bad CSR: the message names the rule),
     PermissionDenied (not in any team) or KubeconfigIssueError (cluster side).
     """
-    from apps.teams.models import Membership
-
     if not actor.is_active:
         raise PermissionDenied("inactive users cannot get credentials")
     if not actor.is_platform_admin and not Membership.objects.filter(user=actor).exists():
@@ -201,7 +216,7 @@ def kubeconfig_issue(*, actor, cluster: Cluster, namespace: Namespace | None = N
             not_after=facts.not_after, csr_name=name, key_mode=key_mode, key_algorithm=key_algorithm,
             reason=reason or "", issued_by=actor, renews=renews, issue_seconds=elapsed,
         )
-        audit_record(actor=actor, action="kubeconfig.issue", target=record, after={
+        audit_record(actor=actor, action=Action.KUBECONFIG_ISSUE, target=record, after={
             "cluster": cluster.name, "namespace": namespace_name, "subject": facts.subject, "serial": facts.serial,
             "fingerprint_sha256": facts.fingerprint_sha256, "not_after": facts.not_after.isoformat(),
             "csr_name": name, "key_mode": key_mode, "key_algorithm": key_algorithm, "reason": reason or "",
@@ -266,9 +281,6 @@ def onboarding_check_access(onboarding_id: int) -> bool:
     yet provisioned (Pending) are skipped: their bundle will include the
     member when they are created.
     """
-    from apps.approvals.models import Request
-    from apps.namespaces.selectors import namespaces_of_team
-
     onboarding = Onboarding.objects.select_related("user", "team", "request").get(pk=onboarding_id)
     if onboarding.access_ready_at is not None:
         return True
@@ -290,14 +302,12 @@ def onboarding_check_access(onboarding_id: int) -> bool:
             # A reconcile normally lands within a second; only after that is
             # "still waiting" worth showing on the request's timeline.
             if onboarding.access_checks >= 10:
-                Request.objects.filter(pk=onboarding.request_id).update(
-                    last_error="waiting for RoleBindings in " + ", ".join(missing)[:900])
+                request_note_waiting(onboarding.request, "waiting for RoleBindings in " + ", ".join(missing)[:900])
             return False
         onboarding.access_ready_at = now
         onboarding.save(update_fields=["access_checks", "access_ready_at"])
-        Request.objects.filter(pk=onboarding.request_id, state=Request.State.APPLYING).update(
-            state=Request.State.DONE, finished_at=now, last_error="")
-        audit_record(actor=None, action="membership.access_ready", target=onboarding.request, team=onboarding.team,
+        request_mark_done(onboarding.request)
+        audit_record(actor=None, action=Action.MEMBERSHIP_ACCESS_READY, target=onboarding.request, team=onboarding.team,
                      after={"user": onboarding.user.username, "namespaces": namespaces.count()})
         _complete_if_ready(onboarding)
     return True
@@ -305,11 +315,71 @@ def onboarding_check_access(onboarding_id: int) -> bool:
 
 def onboarding_give_up(onboarding_id: int, message: str) -> None:
     """The bindings never showed up: mark the join request failed with the reason (membership stays)."""
-    from apps.approvals.models import Request
-
     onboarding = Onboarding.objects.select_related("request", "team").get(pk=onboarding_id)
     with transaction.atomic():
-        updated = Request.objects.filter(pk=onboarding.request_id, state=Request.State.APPLYING).update(
-            state=Request.State.FAILED, finished_at=timezone.now(), last_error=message)
-        if updated:
-            audit_record(actor=None, action="membership.access_failed", target=onboarding.request, team=onboarding.team, message=message)
+        if request_mark_failed(onboarding.request, error=message):
+            audit_record(actor=None, action=Action.MEMBERSHIP_ACCESS_FAILED, target=onboarding.request, team=onboarding.team, message=message)
+
+
+# --- Join-team requests ---------------------------------------------------------------------
+
+JOINABLE_ROLES = (Membership.Role.MEMBER, Membership.Role.VIEWER)
+
+
+@transaction.atomic
+def membership_request_submit(*, actor, team: Team, role: str = Membership.Role.MEMBER, note: str = "",
+                              idempotency_key: str = "") -> Request:
+    """Ask to join ``team`` as member or viewer; a manager of the team decides (four-eyes).
+
+    Anyone active may ask (that is how newcomers start), but only once at a
+    time per team, and not for a team they are already in. Managers are made
+    by other managers directly, not by request. With an ``idempotency_key``,
+    asking again with the same key and fields returns the first request
+    (``replayed``); other fields are ``IdempotencyKeyReused``.
+    """
+
+    def body(existing: Request) -> list[tuple[str, object, object]]:
+        payload = existing.payload or {}
+        return [("team", team.pk, existing.team_id), ("role", role, payload.get("role")), ("note", note or "", payload.get("note", ""))]
+
+    replay = request_replay(actor=actor, kind=Request.Kind.MEMBERSHIP, idempotency_key=idempotency_key, body=body)
+    if replay is not None:
+        return replay
+    if not actor.is_active:
+        raise PermissionDenied("inactive users cannot ask to join a team")
+    errors: dict[str, list[str]] = {}
+    if role not in JOINABLE_ROLES:
+        errors["role"] = [f"must be one of {', '.join(JOINABLE_ROLES)} (managers are appointed by a manager)"]
+    if len(note or "") > 500:
+        errors["note"] = ["must be at most 500 characters"]
+    if team.archived:
+        errors["team"] = [f"team {team.slug} is archived and takes no new members"]
+    if errors:
+        raise ValidationError(errors)
+    # Serialise submissions per team so two clicks cannot create two open requests.
+    Team.objects.select_for_update().filter(pk=team.pk).first()
+    if Membership.objects.filter(team=team, user=actor).exists():
+        raise ValidationError({"team": [f"you are already in team {team.slug}"]})
+    if Request.objects.filter(kind=Request.Kind.MEMBERSHIP, team=team, requester=actor, state=Request.State.SUBMITTED).exists():
+        raise ValidationError({"team": [f"you already asked to join {team.slug}; wait for a manager's decision"]})
+    return request_create(actor=actor, kind=Request.Kind.MEMBERSHIP, team=team, payload={"role": role, "note": note or ""},
+                          idempotency_key=idempotency_key)
+
+
+def membership_request_approve(*, actor, request: Request) -> None:
+    """What approving a join request does: the membership, the request applying, the KPI, the bindings check.
+
+    The request kind's ``approve`` hook (registered in ``OnboardingConfig.ready``),
+    run by ``request_approve`` inside its transaction.
+    """
+    user = request.requester
+    if not user.is_active:
+        raise ServiceError(f"{user.username} is deactivated and cannot join a team")
+    if Membership.objects.filter(team=request.team, user=user).exists():
+        raise ServiceError(f"{user.username} is already in team {request.team.slug}")
+    membership_add(actor=actor, team=request.team, user=user, role=request.payload.get("role", Membership.Role.MEMBER))
+    request_mark_applying(request)
+    onboarding = onboarding_start(request=request)
+    # Enqueued after the team's reconcile (on_commit callbacks run in order),
+    # so on a FIFO queue it usually finds the bindings on its first look.
+    transaction.on_commit(lambda: confirm_access.delay(onboarding.pk))

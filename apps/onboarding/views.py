@@ -16,12 +16,12 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from apps.approvals.services import request_cancel
 from apps.core.errors import ServiceError
 from apps.core.htmx import render_page
 from apps.onboarding import selectors
 from apps.onboarding.forms import JoinTeamForm, KubeconfigForm
-from apps.onboarding.services import KubeconfigIssueError, kubeconfig_issue
-from apps.teams.services import membership_request_submit
+from apps.onboarding.services import KubeconfigIssueError, kubeconfig_issue, membership_request_submit
 
 # Shown wherever access is taken away, because it surprises people.
 CERTIFICATE_NOTICE = ("Kubernetes cannot revoke client certificates: certificates already issued stay valid until they "
@@ -160,8 +160,6 @@ def kpi(request):
 @require_POST
 def cancel_join(request, pk: int):
     """Withdraw my own pending join request."""
-    from apps.approvals.services import request_cancel
-
     req = selectors.membership_requests_visible_to(request.user).filter(pk=pk).first()
     if req is None:
         raise Http404("No such request")

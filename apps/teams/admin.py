@@ -8,6 +8,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
+from apps.audit.actions import Action
 from apps.audit.services import audit_record
 from apps.core.errors import ServiceError
 from apps.teams import services
@@ -74,14 +75,14 @@ class TeamAdmin(admin.ModelAdmin):
     def delete_model(self, request, obj):
         # Deleting a team with namespaces is refused by the database (PROTECT); an empty team may go.
         with transaction.atomic():
-            audit_record(actor=request.user, action="team.delete", target=obj, before={"slug": obj.slug, "name": obj.name})
+            audit_record(actor=request.user, action=Action.TEAM_DELETE, target=obj, before={"slug": obj.slug, "name": obj.name})
             obj.delete()
 
     def delete_queryset(self, request, queryset):
         # "Delete selected teams": audited one row per team, in the same transaction as the delete.
         with transaction.atomic():
             for team in queryset:
-                audit_record(actor=request.user, action="team.delete", target=team, before={"slug": team.slug, "name": team.name})
+                audit_record(actor=request.user, action=Action.TEAM_DELETE, target=team, before={"slug": team.slug, "name": team.name})
             queryset.delete()
 
     def has_delete_permission(self, request, obj=None):

@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from apps.audit.actions import Action
 from apps.audit.services import audit_record
 from apps.core.errors import ServiceError
 from apps.teams.models import Membership, Team
@@ -66,7 +67,7 @@ def team_create(*, actor, slug: str, name: str, description: str = "", contact: 
                 team.save()
         except IntegrityError:
             raise ValidationError({"slug": [f"a team with slug {slug} already exists"]}) from None
-        audit_record(actor=actor, action="team.create", target=team, team=team, after=_team_state(team))
+        audit_record(actor=actor, action=Action.TEAM_CREATE, target=team, team=team, after=_team_state(team))
         if manager is not None:
             membership_add(actor=actor, team=team, user=manager, role=Membership.Role.MANAGER)
     return team
@@ -110,7 +111,7 @@ def team_update(*, actor, team: Team, **changes) -> Team:
             setattr(team, field, value)
         team.full_clean()
         team.save(update_fields=list(changed))
-        audit_record(actor=actor, action="team.update", target=team, team=team,
+        audit_record(actor=actor, action=Action.TEAM_UPDATE, target=team, team=team,
                      before={field: before[field] for field in changed}, after=changed)
         if "contact" in changed:
             _resync_team_namespaces(team)
@@ -144,7 +145,7 @@ def team_archive(*, actor, team: Team) -> Team:
                                "decide or cancel them before archiving the team")
         team.archived_at = timezone.now()
         team.save(update_fields=["archived_at"])
-        audit_record(actor=actor, action="team.archive", target=team, team=team,
+        audit_record(actor=actor, action=Action.TEAM_ARCHIVE, target=team, team=team,
                      before={"archived": False}, after={"archived": True})
     return team
 
@@ -158,7 +159,7 @@ def team_restore(*, actor, team: Team) -> Team:
             raise ServiceError(f"team {team.slug} is not archived")
         team.archived_at = None
         team.save(update_fields=["archived_at"])
-        audit_record(actor=actor, action="team.restore", target=team, team=team,
+        audit_record(actor=actor, action=Action.TEAM_RESTORE, target=team, team=team,
                      before={"archived": True}, after={"archived": False})
     return team
 
@@ -196,7 +197,7 @@ def membership_add(*, actor, team: Team, user, role: str = Membership.Role.MEMBE
             # Same rules as a role change (the last manager stays a manager).
             return membership_change_role(actor=actor, membership=existing, role=role)
         membership = Membership.objects.create(team=team, user=user, role=role)
-        audit_record(actor=actor, action="membership.add", target=membership, team=team,
+        audit_record(actor=actor, action=Action.MEMBERSHIP_ADD, target=membership, team=team,
                      after={"user": user.username, "team": team.slug, "role": role})
         _resync_team_namespaces(team)
     return membership
@@ -245,7 +246,7 @@ def membership_change_role(*, actor, membership: Membership, role: str) -> Membe
         before = {"user": membership.user.username, "team": membership.team.slug, "role": membership.role}
         membership.role = role
         membership.save(update_fields=["role"])
-        audit_record(actor=actor, action="membership.change_role", target=membership, team=membership.team,
+        audit_record(actor=actor, action=Action.MEMBERSHIP_CHANGE_ROLE, target=membership, team=membership.team,
                      before=before, after={**before, "role": role})
         _resync_team_namespaces(membership.team)
     return membership
@@ -267,7 +268,7 @@ def membership_remove(*, actor, membership: Membership) -> None:
             raise ServiceError(f"{membership.user.username} is the last manager of {membership.team.slug}; make someone else manager first")
         before = {"user": membership.user.username, "team": membership.team.slug, "role": membership.role}
         team = membership.team
-        audit_record(actor=actor, action="membership.remove", target=membership, team=team, before=before,
+        audit_record(actor=actor, action=Action.MEMBERSHIP_REMOVE, target=membership, team=team, before=before,
                      message="RoleBindings are removed from every namespace of the team; issued certificates stay valid until expiry but grant nothing")
         membership.delete()
         _resync_team_namespaces(team)
@@ -295,85 +296,8 @@ def user_deactivate(*, actor, user) -> None:
         user.api_tokens.all().delete()
         for m in memberships:
             m.delete()
-        audit_record(actor=actor, action="user.deactivate", target=user, before=before,
+        audit_record(actor=actor, action=Action.USER_DEACTIVATE, target=user, before=before,
                      after={"is_active": False, "memberships": []},
                      message="RoleBindings are removed from every namespace of their teams; issued certificates stay valid until expiry but grant nothing")
         for team in {m.team_id: m.team for m in memberships}.values():
             _resync_team_namespaces(team)
-
-
-# --- Join-team requests -------------------------------------------------------------
-
-JOINABLE_ROLES = (Membership.Role.MEMBER, Membership.Role.VIEWER)
-
-
-@transaction.atomic
-def membership_request_submit(*, actor, team: Team, role: str = Membership.Role.MEMBER, note: str = "",
-                              idempotency_key: str = ""):
-    """Ask to join ``team`` as member or viewer; a manager of the team decides (four-eyes).
-
-    Anyone active may ask (that is how newcomers start), but only once at a
-    time per team, and not for a team they are already in. Managers are made
-    by other managers directly, not by request.
-    """
-    from apps.approvals.models import Request
-    from apps.approvals.services import request_snapshot
-
-    if idempotency_key:
-        existing = Request.objects.filter(requester=actor, idempotency_key=idempotency_key).first()
-        if existing is not None:
-            return existing
-    if not actor.is_active:
-        raise PermissionDenied("inactive users cannot ask to join a team")
-    errors: dict[str, list[str]] = {}
-    if role not in JOINABLE_ROLES:
-        errors["role"] = [f"must be one of {', '.join(JOINABLE_ROLES)} (managers are appointed by a manager)"]
-    if len(note or "") > 500:
-        errors["note"] = ["must be at most 500 characters"]
-    if team.archived:
-        errors["team"] = [f"team {team.slug} is archived and takes no new members"]
-    if errors:
-        raise ValidationError(errors)
-    # Serialise submissions per team so two clicks cannot create two open requests.
-    Team.objects.select_for_update().filter(pk=team.pk).first()
-    if Membership.objects.filter(team=team, user=actor).exists():
-        raise ValidationError({"team": [f"you are already in team {team.slug}"]})
-    if Request.objects.filter(kind=Request.Kind.MEMBERSHIP, team=team, requester=actor, state=Request.State.SUBMITTED).exists():
-        raise ValidationError({"team": [f"you already asked to join {team.slug}; wait for a manager's decision"]})
-    request = Request.objects.create(kind=Request.Kind.MEMBERSHIP, team=team, requester=actor,
-                                     payload={"role": role, "note": note or ""}, idempotency_key=idempotency_key)
-    audit_record(actor=actor, action="request.submit", target=request, after=request_snapshot(request), team=team)
-    return request
-
-
-def _approve_membership(*, actor, request) -> None:
-    """Approval handler for join requests: create the membership, start the KPI, track the bindings.
-
-    Runs inside ``request_approve``'s transaction, after the four-eyes checks.
-    """
-    from apps.approvals.models import Request
-    from apps.onboarding.services import onboarding_start
-
-    user = request.requester
-    if not user.is_active:
-        raise ServiceError(f"{user.username} is deactivated and cannot join a team")
-    if Membership.objects.filter(team=request.team, user=user).exists():
-        raise ServiceError(f"{user.username} is already in team {request.team.slug}")
-    membership_add(actor=actor, team=request.team, user=user, role=request.payload.get("role", Membership.Role.MEMBER))
-    request.state = Request.State.APPLYING
-    request.started_at = request.decided_at
-    onboarding = onboarding_start(request=request)
-    from apps.onboarding.tasks import confirm_access  # tasks import services; keep the cycle lazy
-
-    # Enqueued after the team's reconcile (on_commit callbacks run in order),
-    # so on a FIFO queue it usually finds the bindings on its first look.
-    transaction.on_commit(lambda: confirm_access.delay(onboarding.pk))
-
-
-def _register() -> None:
-    from apps.approvals.services import register_approval_handler
-
-    register_approval_handler("membership", _approve_membership)
-
-
-_register()

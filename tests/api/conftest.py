@@ -14,9 +14,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from apps.approvals.services import namespace_request_submit
 from apps.clusters.models import Cluster, PodSecurityLevel
 from apps.namespaces.models import Namespace
+from apps.namespaces.services import namespace_request_submit
 
 CLUSTER_TOKEN = "s3cret-serviceaccount-token-never-in-the-api"
 CA_MARKER = "MIIB-fake-ca-bundle-never-in-the-api"

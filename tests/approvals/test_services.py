@@ -4,11 +4,13 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from apps.approvals.models import Request
-from apps.approvals.services import namespace_request_submit, request_approve, request_cancel, request_reject
+from apps.approvals.services import request_approve, request_cancel, request_reject, request_replay
 from apps.audit.models import AuditEvent
 from apps.clusters.models import Cluster
-from apps.core.errors import ServiceError
+from apps.core.errors import IdempotencyKeyReused, ServiceError
 from apps.namespaces.models import Namespace
+from apps.namespaces.services import namespace_request_submit
+from apps.onboarding.services import membership_request_submit
 
 pytestmark = pytest.mark.django_db
 
@@ -98,6 +100,24 @@ def test_idempotency_key_returns_the_same_request(member, team, demo_cluster):
     again = submit(member, team, demo_cluster, idempotency_key="ci-123")
     assert again.pk == first.pk
     assert Request.objects.count() == 1
+    assert again.replayed and not first.replayed
+
+
+def test_idempotency_key_reused_for_other_fields_names_the_first_difference(member, team, demo_cluster):
+    submit(member, team, demo_cluster, idempotency_key="ci-124")
+    with pytest.raises(IdempotencyKeyReused) as exc:
+        submit(member, team, demo_cluster, idempotency_key="ci-124", ttl_hours=4)
+    assert exc.value.field == "ttl_hours"
+    with pytest.raises(IdempotencyKeyReused) as exc:
+        membership_request_submit(actor=member, team=team, idempotency_key="ci-124")
+    assert exc.value.field == "kind"
+    assert Request.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_replay_lookup_refuses_to_run_outside_the_submit_transaction(member):
+    with pytest.raises(RuntimeError, match="inside the submit's transaction"):
+        request_replay(actor=member, kind=Request.Kind.NAMESPACE, idempotency_key="k", body=lambda existing: [])
 
 
 def test_manager_approves_and_the_namespace_row_appears(member, manager, team, demo_cluster):

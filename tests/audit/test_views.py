@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps.approvals.services import request_reject
+from apps.audit.actions import Action
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from tests.pages import make_cluster, make_request
@@ -23,8 +24,8 @@ def history(member, manager, team, other_team, outsider):
     dev = make_cluster("dev")
     req = make_request(team, member, dev, "payments-dev")
     request_reject(actor=manager, request=req, reason="no")
-    audit_record(actor=outsider, action="team.create", target=other_team, team=other_team, after={"slug": "search"})
-    old = audit_record(actor=None, action="namespace.reap", target=other_team, team=other_team, message="=cmd|' /C calc'!A0")
+    audit_record(actor=outsider, action=Action.TEAM_CREATE, target=other_team, team=other_team, after={"slug": "search"})
+    old = audit_record(actor=None, action=Action.NAMESPACE_EXPIRE, target=other_team, team=other_team, message="=cmd|' /C calc'!A0")
     AuditEvent.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=10))
     return req
 
@@ -34,7 +35,7 @@ def test_admins_and_auditors_read_everything(client_for, request, history, who):
     response = client_for(request.getfixturevalue(who)).get(reverse("audit:list"))
     body = response.content.decode()
     assert response.status_code == 200
-    assert "request.reject" in body and "team.create" in body and "namespace.reap" in body
+    assert "request.reject" in body and "team.create" in body and "namespace.expire" in body
 
 
 @pytest.mark.parametrize("who", ["member", "manager", "outsider"])
@@ -52,10 +53,10 @@ def test_filters_by_actor_action_team_target_and_date(client_for, auditor, histo
 
     assert actions(actor="bob") == ["request.reject"]
     assert set(actions(action="request.")) == {"request.reject"}
-    assert set(actions(team="search")) == {"team.create", "namespace.reap"}
+    assert set(actions(team="search")) == {"team.create", "namespace.expire"}
     assert actions(target=f"approvals.request:{history.pk}") == ["request.reject"]
     assert actions(since=(timezone.now() - timedelta(days=2)).date().isoformat(), team="search") == ["team.create"]
-    assert actions(until=(timezone.now() - timedelta(days=5)).date().isoformat()) == ["namespace.reap"]
+    assert actions(until=(timezone.now() - timedelta(days=5)).date().isoformat()) == ["namespace.expire"]
 
 
 def test_bad_filter_input_is_reported_not_crashing(client_for, auditor, history):
@@ -76,10 +77,10 @@ def test_csv_export_has_the_filtered_rows_and_defuses_formulas(client_for, admin
     response = client_for(admin_user).get(reverse("audit:export"), {"team": "search"})
     assert response["Content-Type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
-    assert {r["action"] for r in rows} == {"team.create", "namespace.reap"}
-    reap = next(r for r in rows if r["action"] == "namespace.reap")
-    assert reap["actor"] == "system"
-    assert reap["message"].startswith("'=")
+    assert {r["action"] for r in rows} == {"team.create", "namespace.expire"}
+    expired = next(r for r in rows if r["action"] == "namespace.expire")
+    assert expired["actor"] == "system"
+    assert expired["message"].startswith("'=")
 
 
 def test_audit_is_read_only(client_for, admin_user, history):
@@ -88,8 +89,9 @@ def test_audit_is_read_only(client_for, admin_user, history):
 
 @pytest.mark.parametrize("rows", [1, 30])
 def test_audit_query_count_does_not_grow(client_for, auditor, team, member, django_assert_max_num_queries, rows):
+    kinds = [Action.TEAM_UPDATE, Action.MEMBERSHIP_ADD, Action.MEMBERSHIP_REMOVE]
     for i in range(rows):
-        audit_record(actor=member, action=f"thing.{i % 3}", target=team, team=team, after={"i": i})
+        audit_record(actor=member, action=kinds[i % 3], target=team, team=team, after={"i": i})
     c = client_for(auditor)
     with django_assert_max_num_queries(7):
         assert c.get(reverse("audit:list")).status_code == 200
@@ -97,10 +99,10 @@ def test_audit_query_count_does_not_grow(client_for, auditor, team, member, djan
 
 def test_pages_of_history_keep_the_filters(client_for, admin_user, team):
     for i in range(60):
-        audit_record(actor=admin_user, action="team.touch", target=team, team=team, message=str(i))
+        audit_record(actor=admin_user, action=Action.TEAM_UPDATE, target=team, team=team, message=str(i))
     c = client_for(admin_user)
-    first = c.get(reverse("audit:list"), {"action": "team.touch"}).content.decode()
+    first = c.get(reverse("audit:list"), {"action": "team.update"}).content.decode()
     assert "Page 1 of 2" in first
-    assert "?action=team.touch&amp;page=2" in first and "Older" in first and "Newer" not in first
-    second = c.get(reverse("audit:list"), {"action": "team.touch", "page": 2}).content.decode()
+    assert "?action=team.update&amp;page=2" in first and "Older" in first and "Newer" not in first
+    second = c.get(reverse("audit:list"), {"action": "team.update", "page": 2}).content.decode()
     assert "Page 2 of 2" in second and "Newer" in second and "Older" not in second

@@ -161,7 +161,8 @@ def test_cluster_errors_are_visible_while_retrying_then_the_page_turns_ready(bro
     when the cluster recovers, the same page (no reload) turns Ready and stops polling."""
     from playwright.sync_api import expect
 
-    from apps.approvals.services import namespace_request_submit, request_approve
+    from apps.approvals.services import request_approve
+    from apps.namespaces.services import namespace_request_submit
 
     handle, cluster = kubesim_cluster
     rule = handle.faults.error_rate(1.0, status=503, verbs=("patch",))

@@ -10,10 +10,11 @@ import pytest
 import yaml
 
 from apps.accounts.models import User
-from apps.approvals.services import namespace_request_submit, request_approve
+from apps.approvals.services import request_approve
 from apps.namespaces import manifests
 from apps.namespaces.models import Namespace
 from apps.namespaces.selectors import bundle_for_namespace, bundle_for_request
+from apps.namespaces.services import namespace_request_submit
 from apps.teams.models import Membership, Team
 
 BOOK_QUOTA = {"requests.cpu": "10", "limits.cpu": "10", "requests.memory": "100Gi", "limits.memory": "100Gi"}

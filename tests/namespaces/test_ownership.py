@@ -14,11 +14,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from kubernetes import client as k8s
 
 from apps.approvals.models import Request
-from apps.approvals.services import namespace_request_submit, request_approve
+from apps.approvals.services import request_approve
 from apps.audit.models import AuditEvent
 from apps.clusters.services import cluster_check_health
 from apps.namespaces import services
 from apps.namespaces.models import Namespace
+from apps.namespaces.services import namespace_request_submit
 from tests.conftest import official_client
 from tests.ownership_guard import violations
 

@@ -12,11 +12,12 @@ from django.utils import timezone
 from kubernetes import client as k8s
 
 from apps.approvals.models import Request
-from apps.approvals.services import namespace_request_submit, request_approve
+from apps.approvals.services import request_approve
 from apps.audit.models import AuditEvent
 from apps.namespaces import services, tasks
 from apps.namespaces.models import Namespace
 from apps.namespaces.selectors import bundle_for_namespace
+from apps.namespaces.services import namespace_request_submit
 from apps.teams.models import Membership
 from apps.teams.services import membership_change_role, membership_remove
 from portal.celery import app as celery_app

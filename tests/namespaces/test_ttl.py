@@ -19,11 +19,12 @@ from django.utils import timezone
 from kubernetes import client as k8s
 
 from apps.approvals.models import Request
-from apps.approvals.services import namespace_request_submit, request_approve
+from apps.approvals.services import request_approve
 from apps.audit.models import AuditEvent
 from apps.namespaces import services, tasks
 from apps.namespaces.models import Namespace
 from apps.namespaces.selectors import namespace_expiry, namespaces_expiring_within
+from apps.namespaces.services import namespace_request_submit
 from portal.celery import app as celery_app
 from tests.conftest import official_client
 from tests.pages import make_cluster, make_namespace

@@ -13,8 +13,9 @@ import subprocess
 import pytest
 
 from apps.approvals.models import Request
-from apps.approvals.services import namespace_request_submit, request_approve
+from apps.approvals.services import request_approve
 from apps.namespaces.models import Namespace
+from apps.namespaces.services import namespace_request_submit
 from apps.onboarding.models import IssuedCertificate
 from tests.conftest import make_user, wait_for
 

@@ -16,8 +16,9 @@ import subprocess
 import pytest
 
 from apps.approvals.models import Request
-from apps.approvals.services import namespace_request_submit, request_approve
+from apps.approvals.services import request_approve
 from apps.namespaces.models import Namespace
+from apps.namespaces.services import namespace_request_submit
 from apps.onboarding.models import IssuedCertificate, Onboarding
 from apps.teams.models import Membership
 from apps.teams.services import membership_change_role, membership_remove

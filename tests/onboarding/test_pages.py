@@ -155,7 +155,7 @@ def test_kpi_page_shows_percentiles(client_for, admin_user, team, member):
 
 
 def test_join_request_shows_in_the_managers_queue_and_detail(client_for, manager, outsider, team):
-    from apps.teams.services import membership_request_submit
+    from apps.onboarding.services import membership_request_submit
 
     req = membership_request_submit(actor=make_user("newbie"), team=team, role="viewer", note="backend, week one")
     page = client_for(manager).get(reverse("approvals:queue")).content.decode()

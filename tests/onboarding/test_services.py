@@ -13,8 +13,7 @@ from apps.approvals.models import Request
 from apps.approvals.services import request_approve
 from apps.audit.models import AuditEvent
 from apps.onboarding.models import IssuedCertificate, Onboarding
-from apps.onboarding.services import KubeconfigIssueError, certificate_lifetime_seconds, kubeconfig_issue, onboarding_check_access
-from apps.teams.services import membership_request_submit
+from apps.onboarding.services import KubeconfigIssueError, certificate_lifetime_seconds, kubeconfig_issue, membership_request_submit, onboarding_check_access
 from tests.conftest import make_user
 from tests.onboarding.conftest import kubeconfig_parts, make_csr
 

@@ -169,7 +169,7 @@ def test_archived_team_takes_no_requests_until_restored(client_for, admin_user, 
     page = c.get(reverse("teams:detail", args=["payments"])).content.decode()
     assert "archived-notice" in page and "Restore team" in page
 
-    from apps.teams.services import membership_request_submit
+    from apps.onboarding.services import membership_request_submit
 
     with pytest.raises(Exception, match="archived"):
         membership_request_submit(actor=outsider, team=team)

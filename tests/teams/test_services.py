@@ -9,14 +9,9 @@ from apps.approvals.services import request_approve, request_reject
 from apps.audit.models import AuditEvent
 from apps.core.errors import ServiceError
 from apps.onboarding.models import Onboarding
+from apps.onboarding.services import membership_request_submit
 from apps.teams.models import Membership
-from apps.teams.services import (
-    membership_add,
-    membership_change_role,
-    membership_remove,
-    membership_request_submit,
-    user_deactivate,
-)
+from apps.teams.services import membership_add, membership_change_role, membership_remove, user_deactivate
 from tests.conftest import make_user
 
 pytestmark = pytest.mark.django_db
@@ -152,8 +147,6 @@ def test_only_admins_deactivate(manager, member):
 
 
 def test_audit_rows_name_targets_by_human_names_not_ids(team, manager):
-    from apps.teams.services import membership_request_submit
-
     newbie = make_user("newbie")
     req = membership_request_submit(actor=newbie, team=team, role="member", note="")
 

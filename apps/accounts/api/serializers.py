@@ -5,11 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from apps.accounts.models import ApiToken
-from apps.approvals.api.serializers import (
-    StrictCharField,
-    StrictInputSerializer,
-    StrictIntegerField,
-)
+from apps.core.api.serializers import StrictCharField, StrictInputSerializer, StrictIntegerField
 
 
 class ApiTokenSerializer(serializers.ModelSerializer):

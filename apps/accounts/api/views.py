@@ -19,7 +19,7 @@ from apps.accounts.api.serializers import (
 )
 from apps.accounts.models import ApiToken
 from apps.accounts.services import api_token_issue, api_token_revoke
-from apps.approvals.api.serializers import error_responses
+from apps.core.api.errors import error_responses
 
 
 @extend_schema_view(

@@ -3,9 +3,9 @@
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
 
-from apps.approvals.api.serializers import error_responses
 from apps.clusters.api.serializers import ClusterSerializer
 from apps.clusters.models import Cluster
+from apps.core.api.errors import error_responses
 
 
 @extend_schema_view(

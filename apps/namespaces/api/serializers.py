@@ -1,10 +1,25 @@
-"""Output serializers of the namespaces API."""
+"""Serializers of the namespaces API: namespaces, adopting one, and namespace requests.
 
+Types only; the rules (names, quotas, who may do what) are the services'.
+"""
+
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from apps.approvals.api.serializers import QuotaField, StrictCharField, StrictInputSerializer
-from apps.clusters.models import PodSecurityLevel
+from apps.approvals.viewsets import RequestSerializer
+from apps.clusters.models import Cluster, PodSecurityLevel
+from apps.core.api.serializers import QuotaField, StrictCharField, StrictInputSerializer, StrictIntegerField
 from apps.namespaces.models import Namespace
+from apps.teams.fields import TeamSlugField
+from apps.teams.models import Team
+from apps.teams.selectors import teams_visible_to
+
+
+def _cluster_named(name: str) -> Cluster:
+    cluster = Cluster.objects.filter(name=name).first()
+    if cluster is None:
+        raise serializers.ValidationError(f'no cluster named "{name[:63]}"')
+    return cluster
 
 
 class NamespaceSerializer(serializers.Serializer):
@@ -49,17 +64,66 @@ class NamespaceAdoptInputSerializer(StrictInputSerializer):
                                             "(a wrong or stale uid is refused with 400 naming the current one)")
 
     def validate_cluster(self, value):
-        from apps.clusters.models import Cluster
-
-        cluster = Cluster.objects.filter(name=value).first()
-        if cluster is None:
-            raise serializers.ValidationError(f'no cluster named "{value[:63]}"')
-        return cluster
+        return _cluster_named(value)
 
     def validate_team(self, value):
-        from apps.teams.models import Team
-
         team = Team.objects.filter(slug=value).first()
         if team is None:
             raise serializers.ValidationError(f'no team "{value[:63]}"')
         return team
+
+
+# --- namespace requests (``/api/v1/namespace-requests/``) -------------------------------------
+
+
+class NamespaceRequestSerializer(RequestSerializer):
+    """A namespace request as the API shows it."""
+
+    cluster = serializers.CharField(source="cluster.name", read_only=True, help_text="Cluster name")
+    name = serializers.CharField(read_only=True)
+    purpose = serializers.SerializerMethodField()
+    quota = serializers.SerializerMethodField()
+    ttl_hours = serializers.SerializerMethodField()
+    pod_security_level = serializers.SerializerMethodField()
+    namespace = serializers.IntegerField(source="namespace_id", read_only=True, allow_null=True,
+                                         help_text="Id of the namespace created on approval (see /api/v1/namespaces/{id}/)")
+
+    # The kind-specific fields live in the request's JSON payload.
+    def get_purpose(self, obj) -> str:
+        return obj.payload.get("purpose", "")
+
+    @extend_schema_field(QuotaField)
+    def get_quota(self, obj) -> dict:
+        return obj.payload.get("quota", {})
+
+    def get_ttl_hours(self, obj) -> int | None:
+        return obj.payload.get("ttl_hours")
+
+    @extend_schema_field(serializers.ChoiceField(choices=PodSecurityLevel.choices))
+    def get_pod_security_level(self, obj) -> str:
+        return obj.payload.get("pod_security_level", "")
+
+
+class NamespaceRequestCreateInputSerializer(StrictInputSerializer):
+    """Body of ``POST /api/v1/namespace-requests/``.
+
+    Types only; the namespace rules (DNS-1123 name, reserved names, unique per
+    cluster, quota bounds, TTL bounds) are applied by
+    ``namespace_request_validate`` inside the submit service.
+    """
+
+    # No max_length here: the service's messages are the ones clients should see
+    # (Django's DATA_UPLOAD_MAX_MEMORY_SIZE already bounds the body).
+    cluster = StrictCharField(help_text="Cluster name (see GET /api/v1/clusters/)")
+    team = TeamSlugField(queryset_for=teams_visible_to, help_text="Slug of one of your teams")
+    name = StrictCharField(help_text="Namespace name: a DNS-1123 label of at most 63 characters, not default or kube-*")
+    purpose = StrictCharField(required=False, allow_blank=True, default="", help_text="At most 200 characters")
+    quota = QuotaField(required=False, default=None, allow_null=True,
+                       help_text="Omit for the default quota")
+    ttl_hours = StrictIntegerField(required=False, allow_null=True, default=None,
+                                   help_text="Delete the namespace this many hours after approval")
+    pod_security_level = serializers.ChoiceField(choices=PodSecurityLevel.choices, required=False, allow_null=True,
+                                                 default=None, help_text="Defaults to the cluster's level")
+
+    def validate_cluster(self, value):
+        return _cluster_named(value)

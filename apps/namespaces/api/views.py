@@ -1,7 +1,10 @@
-"""``/api/v1/namespaces/``: list, detail, the rendered bundle, delete.
+"""``/api/v1/namespaces/`` (list, detail, the rendered bundle, delete, adopt) and
+``/api/v1/namespace-requests/`` (ask for a namespace, follow it, decide it).
 
 Visibility is the selectors' (outsiders get 404); deleting is the service's
-decision (``namespace_delete``: who may, and what happens on the cluster).
+decision (``namespace_delete``: who may, and what happens on the cluster);
+namespace requests get the request workflow's endpoints from
+``apps.approvals.viewsets`` and add their create and bundle preview.
 """
 
 from __future__ import annotations
@@ -17,13 +20,21 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.utils import encoders
 
-from apps.approvals.api.serializers import error_responses
-from apps.namespaces.api.serializers import NamespaceAdoptInputSerializer, NamespaceSerializer
+from apps.approvals.models import Request
+from apps.approvals.viewsets import RequestWorkflowViewSet, workflow_schema
+from apps.core.api.errors import error_responses
+from apps.core.api.idempotency import idempotency_key_from
+from apps.namespaces.api.serializers import (
+    NamespaceAdoptInputSerializer,
+    NamespaceRequestCreateInputSerializer,
+    NamespaceRequestSerializer,
+    NamespaceSerializer,
+)
 from apps.namespaces.filters import NamespaceFilterSet
 from apps.namespaces.manifests import to_yaml
 from apps.namespaces.models import Namespace
-from apps.namespaces.selectors import bundle_for_namespace, namespace_get_for_user, namespaces_visible_to
-from apps.namespaces.services import namespace_adopt, namespace_delete
+from apps.namespaces.selectors import bundle_for_namespace, bundle_for_request, namespace_get_for_user, namespaces_visible_to
+from apps.namespaces.services import namespace_adopt, namespace_delete, namespace_request_submit
 
 
 class YAMLStreamRenderer(BaseRenderer):
@@ -127,3 +138,35 @@ class NamespaceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.
     def manifests(self, request, pk=None):
         namespace = self.get_object()
         return Response(bundle_for_namespace(namespace))
+
+
+@workflow_schema(noun="namespace request", output=NamespaceRequestSerializer,
+                 create_input=NamespaceRequestCreateInputSerializer, tag="namespace-requests")
+class NamespaceRequestViewSet(RequestWorkflowViewSet):
+    """``/api/v1/namespace-requests/``: ask for a namespace, follow it, decide it."""
+
+    kind = Request.Kind.NAMESPACE
+    output_serializer_class = NamespaceRequestSerializer
+
+    def get_serializer_class(self):
+        if self.action == "create":
+            return NamespaceRequestCreateInputSerializer
+        return super().get_serializer_class()
+
+    def create(self, request):
+        key = idempotency_key_from(request)
+        data = self._input(NamespaceRequestCreateInputSerializer)
+        return self.respond_submitted(namespace_request_submit(actor=request.user, idempotency_key=key, **data))
+
+    @extend_schema(
+        summary="Preview the bundle of a namespace request", tags=["namespace-requests"],
+        parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH, description="Id of the namespace request")],
+        description="The Kubernetes objects approving this request would apply (before approval, rendered from the "
+                    "request; after, those of the namespace it created). `Accept: application/yaml` for a YAML stream.",
+        responses={(200, "application/json"): {"type": "array", "items": KUBERNETES_OBJECT_SCHEMA},
+                   (200, "application/yaml"): {"type": "string", "description": "YAML stream, documents separated by ---"},
+                   **error_responses(401, 404)},
+    )
+    @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, YAMLStreamRenderer])
+    def manifests(self, request, pk=None):
+        return Response(bundle_for_request(self.get_object()))

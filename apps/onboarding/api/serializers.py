@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from apps.approvals.api.serializers import RequestSerializer, StrictCharField, StrictInputSerializer, StrictIntegerField, TeamSlugField
+from apps.approvals.viewsets import RequestSerializer
+from apps.core.api.serializers import StrictCharField, StrictInputSerializer, StrictIntegerField
 from apps.onboarding.models import IssuedCertificate
+from apps.onboarding.services import JOINABLE_ROLES
+from apps.teams.fields import TeamSlugField
 from apps.teams.models import Membership, Team
-from apps.teams.services import JOINABLE_ROLES
 
 
 class MembershipRequestSerializer(RequestSerializer):

@@ -1,21 +1,21 @@
 """REST API for onboarding: ``/api/v1/membership-requests/`` and ``/api/v1/kubeconfigs/``.
 
 Views hold no rules: visibility from the selectors, the rules in the services,
-errors mapped by ``apps.core.api.exception_handler`` (plus 502/504 for a
+errors mapped by ``apps.core.api.errors.exception_handler`` (plus 502/504 for a
 cluster that did not sign).
 """
 
 from __future__ import annotations
 
-from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
-from apps.approvals.api.serializers import error_responses, idempotency_key_from
-from apps.approvals.api.views import RequestWorkflowViewSet, first_difference, idempotent_submit, workflow_schema
 from apps.approvals.models import Request
+from apps.approvals.viewsets import RequestWorkflowViewSet, workflow_schema
+from apps.core.api.errors import error_responses
+from apps.core.api.idempotency import idempotency_key_from
 from apps.onboarding import selectors
 from apps.onboarding.api.serializers import (
     IssuedCertificateSerializer,
@@ -24,8 +24,7 @@ from apps.onboarding.api.serializers import (
     MembershipRequestCreateInputSerializer,
     MembershipRequestSerializer,
 )
-from apps.onboarding.services import KubeconfigIssueError, kubeconfig_issue
-from apps.teams.services import membership_request_submit
+from apps.onboarding.services import KubeconfigIssueError, kubeconfig_issue, membership_request_submit
 
 
 @workflow_schema(noun="membership request", output=MembershipRequestSerializer,
@@ -44,24 +43,7 @@ class MembershipRequestViewSet(RequestWorkflowViewSet):
     def create(self, request):
         key = idempotency_key_from(request)
         data = self._input(MembershipRequestCreateInputSerializer)
-
-        def difference(existing: Request) -> str | None:
-            payload = existing.payload or {}
-            return first_difference(existing, Request.Kind.MEMBERSHIP, [
-                ("team", data["team"].pk, existing.team_id),
-                ("role", data["role"], payload.get("role")),
-                ("note", data["note"] or "", payload.get("note", "")),
-            ])
-
-        def submit() -> Request:
-            return membership_request_submit(actor=request.user, team=data["team"], role=data["role"], note=data["note"],
-                                             idempotency_key=key)
-
-        obj, created = idempotent_submit(request=request, key=key, difference=difference, submit=submit)
-        location = request.build_absolute_uri(reverse("membership-request-detail", kwargs={"pk": obj.pk}))
-        return self.respond(obj, status.HTTP_201_CREATED if created else status.HTTP_200_OK, headers={"Location": location})
-
-
+        return self.respond_submitted(membership_request_submit(actor=request.user, idempotency_key=key, **data))
 
 
 @extend_schema_view(

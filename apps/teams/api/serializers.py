@@ -7,7 +7,7 @@ and check types only; the membership rules live in ``apps.teams.services``.
 from rest_framework import serializers
 
 from apps.accounts.models import User
-from apps.approvals.api.serializers import QuotaField, StrictBooleanField, StrictCharField, StrictInputSerializer
+from apps.core.api.serializers import QuotaField, StrictBooleanField, StrictCharField, StrictInputSerializer
 from apps.teams.models import Membership
 
 

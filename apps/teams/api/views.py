@@ -5,7 +5,7 @@
 Views hold no rules: visibility comes from ``apps.teams.selectors`` (404 for
 outsiders), the membership rules (managers or admins only, a team keeps a
 manager, members may leave, audit, reconcile after commit) from
-``apps.teams.services``, whose errors ``apps.core.api.exception_handler``
+``apps.teams.services``, whose errors ``apps.core.api.errors.exception_handler``
 maps to 400/403/409.
 """
 
@@ -22,7 +22,8 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from apps.accounts.models import User
-from apps.approvals.api.serializers import EmptyInputSerializer, error_responses
+from apps.core.api.errors import error_responses
+from apps.core.api.serializers import EmptyInputSerializer
 from apps.teams.api.serializers import (
     DeactivatedUserSerializer,
     MemberAddInputSerializer,

@@ -1,0 +1,66 @@
+"""Request kinds: what the app that owns a kind plugs into the request workflow.
+
+The workflow (submit, decide with four eyes, the state machine, the request
+pages and API) is the same for every kind. What approving a kind *does*, and
+what its pages show beyond the request itself, only the owning app knows:
+namespaces creates the namespace, onboarding the membership. That app
+registers a ``RequestKind`` in its ``AppConfig.ready()``, so every process
+(web, worker, shell) has all kinds once Django is set up, and approvals
+never imports the apps built on it: they depend on approvals, not the other
+way round.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.core.exceptions import ImproperlyConfigured
+
+from apps.approvals.models import Request
+
+
+@dataclass(frozen=True)
+class RequestKind:
+    """The hooks of one kind of request. Only ``approve`` is required."""
+
+    # ``approve(*, actor, request)`` runs inside ``request_approve``'s
+    # transaction, after the approval is saved and audited: it carries out
+    # what was asked for, and raising (ValidationError, ServiceError) undoes
+    # the approval. It returns the Namespace it created, which the request
+    # then links to, or None. State changes after that go through
+    # ``request_mark_applying`` / ``_done`` / ``_failed``.
+    approve: Callable[..., object]
+    # ``progress(request)``: the timeline after "Approved by ..." (a list of
+    # ``step``s), or None for the steps read from the request's own state.
+    progress: Callable[[Request], list[dict] | None] | None = None
+    # ``budget(requests)``: for each request id, the team's usage against its
+    # budget if approved (``approvals/budget.html`` rows), shown to deciders.
+    # One call per page, so it can read all teams at once.
+    budget: Callable[[list[Request]], dict[int, list[dict]]] | None = None
+    # ``preview(request)``: what approving it applies, as text (the detail
+    # page shows it); "" when there is nothing to show.
+    preview: Callable[[Request], str] | None = None
+
+
+_KINDS: dict[str, RequestKind] = {}
+
+
+def register_request_kind(kind: str, hooks: RequestKind) -> None:
+    """Plug ``kind`` into the workflow; call from the owning app's ``AppConfig.ready()``."""
+    if kind not in Request.Kind.values:
+        raise ImproperlyConfigured(f'"{kind}" is not a Request.Kind')
+    _KINDS[kind] = hooks
+
+
+def request_kind(kind: str) -> RequestKind:
+    """The hooks registered for ``kind``."""
+    try:
+        return _KINDS[kind]
+    except KeyError:
+        raise ImproperlyConfigured(f'no app registered the request kind "{kind}"; is the app that owns it in INSTALLED_APPS?') from None
+
+
+def step(title: str, tone: str, when=None, detail: str = "", error: str = "") -> dict:
+    """One entry of a request's timeline; ``tone``: ok, wait, busy, bad or muted."""
+    return {"title": title, "tone": tone, "when": when, "detail": detail, "error": error}
