@@ -11,4 +11,6 @@ urlpatterns = [
     path("", include("apps.namespaces.api.urls")),
     path("", include("apps.onboarding.api.urls")),
     path("", include("apps.accounts.api.urls")),
+    path("", include("apps.quotas.api.urls")),
+    path("", include("apps.approvals.api.urls")),
 ]

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "apps.namespaces",
     "apps.approvals",
     "apps.onboarding",
+    "apps.quotas",
 ]
 
 MIDDLEWARE = [
@@ -305,6 +306,8 @@ SPECTACULAR_SETTINGS = {
         "PodSecurityLevelEnum": "apps.clusters.models.PodSecurityLevel",
         # A team role: teams list, members list and the member add/role bodies.
         "MembershipRoleEnum": "apps.teams.models.Membership.Role",
+        "RequestKindEnum": "apps.approvals.models.Request.Kind",
+        "ApprovalRuleKindEnum": "apps.quotas.models.ApprovalRule.Kind",
     },
 }
 

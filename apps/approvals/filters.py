@@ -20,7 +20,9 @@ class RequestFilterSet(django_filters.FilterSet):
     team = django_filters.CharFilter(field_name="team__slug", help_text="Team slug")
     cluster = django_filters.CharFilter(field_name="cluster__name", help_text="Cluster name")
     requester = django_filters.CharFilter(field_name="requester__username", help_text="Username of the requester")
+    kind = django_filters.MultipleChoiceFilter(choices=Request.Kind.choices,
+                                               help_text="Request kind (on /api/v1/requests/); repeat to match any of several")
 
     class Meta:
         model = Request
-        fields = ["state", "team", "cluster", "requester"]
+        fields = ["state", "team", "cluster", "requester", "kind"]

@@ -46,6 +46,35 @@ class RequestKind:
 _KINDS: dict[str, RequestKind] = {}
 
 
+@dataclass(frozen=True)
+class RequestPolicy:
+    """A rule another app adds to every kind of request (budgets, auto-approval rules).
+
+    ``check(request, lock=...)`` raises ValidationError when the request may
+    not go ahead: on submit (``lock=False``, the request not saved yet) and
+    again on approval, inside the decision's transaction (``lock=True``: take
+    whatever row lock makes the check hold until commit).
+    ``auto_approve(request)`` runs after a submit is recorded and returns the
+    name of a rule that approves it without a manager, or None.
+    """
+
+    check: Callable[..., None] | None = None
+    auto_approve: Callable[[Request], str | None] | None = None
+
+
+_POLICIES: list[RequestPolicy] = []
+
+
+def register_request_policy(policy: RequestPolicy) -> None:
+    """Add ``policy`` to the workflow; call from the owning app's ``AppConfig.ready()``."""
+    if policy not in _POLICIES:
+        _POLICIES.append(policy)
+
+
+def request_policies() -> tuple[RequestPolicy, ...]:
+    return tuple(_POLICIES)
+
+
 def register_request_kind(kind: str, hooks: RequestKind) -> None:
     """Plug ``kind`` into the workflow; call from the owning app's ``AppConfig.ready()``."""
     if kind not in Request.Kind.values:

@@ -13,6 +13,7 @@ class Request(models.Model):
     class Kind(models.TextChoices):
         NAMESPACE = "namespace", "Namespace"
         MEMBERSHIP = "membership", "Join team"
+        QUOTA = "quota", "Quota change"
 
     class State(models.TextChoices):
         SUBMITTED = "submitted", "Submitted"
@@ -32,6 +33,8 @@ class Request(models.Model):
     requester = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="requests")
     decider = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="decisions")
     reason = models.TextField(blank=True, help_text="Why it was approved or rejected")
+    # Set when an auto-approval rule decided instead of a person (decider stays empty).
+    decided_by_rule = models.CharField(max_length=100, blank=True)
     # Namespace requests: target cluster and name (reserved while submitted).
     cluster = models.ForeignKey("clusters.Cluster", null=True, blank=True, on_delete=models.PROTECT, related_name="requests")
     name = models.CharField(max_length=63, blank=True)

@@ -50,7 +50,7 @@ def request_timeline(req: Request) -> list[dict]:
     if req.state == state.CANCELLED:
         steps.append(step(f"Cancelled by {req.requester.get_username()}", "muted", req.decided_at))
         return steps
-    decider = req.decider.get_username() if req.decider_id else "someone"
+    decider = req.decider.get_username() if req.decider_id else (f"rule {req.decided_by_rule}" if req.decided_by_rule else "someone")
     if req.state == state.REJECTED:
         steps.append(step(f"Rejected by {decider}", "bad", req.decided_at, detail=req.reason))
         return steps

@@ -9,18 +9,20 @@ What a request of some kind contains and what approving it does belong to
 the app that owns the kind (``apps.approvals.kinds``). Its submit service
 checks its own rules between ``request_replay`` and ``request_create``; its
 ``approve`` hook runs inside ``request_approve``; it reports the work that
-follows with ``request_mark_applying`` / ``_done`` / ``_failed``.
+follows with ``request_mark_applying`` / ``_done`` / ``_failed``. Rules that
+hold for every kind (team budgets, auto-approval rules) are ``RequestPolicy``s:
+checked on submit and again, under their lock, on every approval.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
-from apps.approvals.kinds import request_kind
+from apps.approvals.kinds import request_kind, request_policies
 from apps.approvals.models import Request
 from apps.audit.actions import Action
 from apps.audit.services import audit_record
@@ -91,18 +93,61 @@ def request_replay(*, actor, kind: str, idempotency_key: str,
 
 
 def request_create(*, actor, kind: str, team, payload: dict, cluster=None, name: str = "",
-                   idempotency_key: str = "") -> Request:
+                   idempotency_key: str = "", namespace=None) -> Request:
     """Record a submitted request whose kind's rules the caller has checked; audited as ``request.submit``.
 
     The insert runs in a savepoint: when a unique constraint refuses it (one
     pending request per cluster and name, one per key) the IntegrityError
     leaves the caller's transaction usable, so it can answer with a message.
     """
+    unsaved = Request(kind=kind, team=team, requester=actor, cluster=cluster, name=name, payload=payload,
+                      idempotency_key=idempotency_key, namespace=namespace)
+    _check_policies(unsaved, lock=False)
     with transaction.atomic():
-        request = Request.objects.create(kind=kind, team=team, requester=actor, cluster=cluster, name=name,
-                                         payload=payload, idempotency_key=idempotency_key)
+        unsaved.save(force_insert=True)
+    request = unsaved
     audit_record(actor=actor, action=Action.REQUEST_SUBMIT, target=request, after=request_snapshot(request), team=team)
+    for policy in request_policies():
+        rule = policy.auto_approve(request) if policy.auto_approve is not None else None
+        if rule:
+            _approve_by_rule(request, rule)
+            break
     return request
+
+
+def _check_policies(request: Request, *, lock: bool) -> None:
+    for policy in request_policies():
+        if policy.check is not None:
+            policy.check(request, lock=lock)
+
+
+def _approve_by_rule(request: Request, rule: str) -> None:
+    """Approve ``request`` on behalf of an auto-approval rule: the decider is the rule, audited by name.
+
+    The same locked policy checks and approve hook as a manager's approval,
+    in a savepoint: if a check refuses now (the budget ran out since the
+    submit's check), the request simply stays submitted for a manager, with
+    the reason on its timeline.
+    """
+    before = request_snapshot(request)
+    try:
+        with transaction.atomic():
+            request.state = Request.State.APPROVED
+            request.decided_by_rule = rule[:100]
+            request.reason = f"approved by rule {rule}"
+            request.decided_at = timezone.now()
+            request.save(update_fields=["state", "decided_by_rule", "reason", "decided_at"])
+            audit_record(actor=None, action=Action.REQUEST_APPROVE, target=request, before=before,
+                         after=request_snapshot(request), team=request.team, message=f"approved by rule {rule}")
+            _check_policies(request, lock=True)
+            created = request_kind(request.kind).approve(actor=None, request=request)
+            if created is not None:
+                request.namespace = created
+                request.save(update_fields=["namespace"])
+    except (ValidationError, ServiceError) as exc:
+        request.refresh_from_db()
+        messages = exc.messages if isinstance(exc, ValidationError) else [str(exc)]
+        request_note_waiting(request, f"rule {rule} matched but could not approve it: {' '.join(messages)}")
 
 
 # --- Decide ----------------------------------------------------------------------------
@@ -141,6 +186,7 @@ def request_approve(*, actor, request: Request, reason: str = "") -> Request:
     """
     hooks = request_kind(request.kind)
     request = _decide(actor=actor, request=request, state=Request.State.APPROVED, reason=reason, action=Action.REQUEST_APPROVE)
+    _check_policies(request, lock=True)
     created = hooks.approve(actor=actor, request=request)
     if created is not None:
         request.namespace = created

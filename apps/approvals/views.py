@@ -74,7 +74,7 @@ def request_detail(request, pk: int):
 @require_GET
 def approval_queue(request):
     """Submitted requests the user may decide, oldest first, with the team's usage against its budget."""
-    queue = approval_queue_for(request.user).select_related(*_KIND_EXTENSIONS)
+    queue = approval_queue_for(request.user).select_related("namespace", *_KIND_EXTENSIONS)
     page = Paginator(queue, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
     budgets = request_budgets(list(page))
     items = [{"req": r, "budget": budgets.get(r.pk, [])} for r in page]

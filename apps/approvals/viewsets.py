@@ -7,9 +7,9 @@ OpenAPI description. The namespaces API (namespace requests) and the
 onboarding API (membership requests) build on them, so every kind behaves
 and documents itself the same.
 
-Approvals has no endpoints of its own, hence no ``api`` package: the kinds'
-endpoints live with the apps that own the kinds, and no app imports another
-app's ``api``.
+The kinds' endpoints live with the apps that own the kinds, and no app
+imports another app's ``api``; approvals' own ``api`` package serves the
+workflow across kinds (``/api/v1/requests/``).
 
 Views hold no rules: visibility comes from ``apps.approvals.selectors``, the
 decision rules (managers only, four-eyes, decide once) from
@@ -71,7 +71,7 @@ class RequestWorkflowViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
     403 whose ``detail`` says why; deciding a decided request is a 409.
     """
 
-    kind: str = ""
+    kind: str = ""  # "" : every kind (``/api/v1/requests/``)
     output_serializer_class: type[RequestSerializer] = RequestSerializer
     # For the schema and the filter backend's model; rows come from get_queryset().
     queryset = Request.objects.none()
@@ -80,11 +80,12 @@ class RequestWorkflowViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
     lookup_value_regex = "[0-9]+"
 
     def get_queryset(self):
-        return requests_visible_to(self.request.user).filter(kind=self.kind)
+        visible = requests_visible_to(self.request.user)
+        return visible.filter(kind=self.kind) if self.kind else visible
 
     def get_object(self) -> Request:
         obj = request_get_for_user(self.request.user, self.kwargs["pk"])
-        if obj.kind != self.kind:
+        if self.kind and obj.kind != self.kind:
             raise Http404("No such request")
         return obj
 
@@ -130,8 +131,8 @@ class RequestWorkflowViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
         return self.respond(request_cancel(actor=request.user, request=obj))
 
 
-def workflow_schema(*, noun: str, output, create_input=None, tag: str):
-    """``@extend_schema_view`` for a ``RequestWorkflowViewSet`` subclass."""
+def workflow_schema(*, noun: str, output, create_input=None, tag: str, cancel: bool = True):
+    """``@extend_schema_view`` for a ``RequestWorkflowViewSet`` subclass (``cancel=False``: it has no ``/cancel/``)."""
     id_param = OpenApiParameter("id", int, OpenApiParameter.PATH, description=f"Id of the {noun}")
     decision_errors = error_responses(400, 401, 403, 404, 409)
     schemas = {
@@ -154,6 +155,8 @@ def workflow_schema(*, noun: str, output, create_input=None, tag: str):
                                 request=EmptyInputSerializer,
                                 responses={200: OpenApiResponse(output, description="The cancelled request"), **decision_errors}),
     }
+    if not cancel:
+        del schemas["cancel"]
     if create_input is not None:
         schemas["create"] = extend_schema(
             summary=f"Submit a {noun}", tags=[tag], parameters=[IDEMPOTENCY_KEY_PARAMETER], request=create_input,

@@ -3,7 +3,8 @@
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from apps.namespaces.models import Namespace
+from apps.audit.admin_mixins import AuditedAdminMixin
+from apps.namespaces.models import Namespace, QuotaTier
 from apps.namespaces.services import namespace_delete, namespace_set_protected
 
 
@@ -54,3 +55,10 @@ class NamespaceAdmin(admin.ModelAdmin):
                 namespace_delete(actor=request.user, namespace=namespace)
             except PermissionDenied as exc:
                 self.message_user(request, f"{namespace.name}: {exc}", messages.ERROR)
+
+
+@admin.register(QuotaTier)
+class QuotaTierAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    audit_action_prefix = "quota_tier"
+    list_display = ("name", "display_name", "order", "hard")
+    ordering = ("order", "name")

@@ -8,21 +8,12 @@ take, and maps their errors back onto the fields.
 from __future__ import annotations
 
 from django import forms
-from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from apps.clusters.models import Cluster, PodSecurityLevel
 from apps.core import quantities
+from apps.namespaces.models import QuotaTier
 from apps.teams.models import Membership, Team
-
-# Quota presets offered on the form. "small" is the portal default; "large" is
-# the book's example team quota (10 cores and 100 GiB, requests and limits).
-TIERS: dict[str, dict[str, str]] = {
-    "small": dict(settings.DEFAULT_NAMESPACE_QUOTA),
-    "medium": {"requests.cpu": "4", "limits.cpu": "8", "requests.memory": "16Gi", "limits.memory": "32Gi", "pods": "100"},
-    "large": {"requests.cpu": "10", "limits.cpu": "10", "requests.memory": "100Gi", "limits.memory": "100Gi", "pods": "200"},
-}
-TIER_CHOICES = [("small", "Small"), ("medium", "Medium"), ("large", "Large (10 cores, 100 GiB)"), ("custom", "Custom")]
 
 
 def quota_field_name(resource: str) -> str:
@@ -43,7 +34,8 @@ class NamespaceRequestForm(forms.Form):
     cluster = forms.ModelChoiceField(queryset=Cluster.objects.order_by("name"), to_field_name="name", empty_label=None)
     name = forms.CharField(strip=True, help_text="Lower-case letters, digits and '-', at most 63 characters, e.g. payments-dev.")
     purpose = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text="What runs here; shown to the approver and on the namespace.")
-    tier = forms.ChoiceField(choices=TIER_CHOICES, initial="small", required=False)
+    tier = forms.ChoiceField(choices=[], initial="small", required=False,
+                             help_text="A preset of quota and container defaults; change any value for a custom quota.")
     ttl_hours = forms.IntegerField(required=False, label="Lifetime (hours)", help_text="Optional: the namespace is deleted after this many hours. Leave empty to keep it.")
     pod_security_level = forms.ChoiceField(
         required=False, label="Pod security level",
@@ -59,29 +51,36 @@ class NamespaceRequestForm(forms.Form):
             archived_at__isnull=True, memberships__user=user, memberships__role__in=[Membership.Role.MEMBER, Membership.Role.MANAGER]
         ).order_by("slug").distinct()
         self.fields["team"].queryset = teams
+        self.tiers = {tier.name: tier for tier in QuotaTier.objects.all()}
+        self.fields["tier"].choices = [(t.name, f"{t.display_name} ({t.description})" if t.description else t.display_name)
+                                       for t in self.tiers.values()] + [("custom", "Custom")]
         for field_name, resource in QUOTA_FIELDS.items():
             self.fields[field_name] = forms.CharField(required=False, label=resource, strip=True)
         if not self.is_bound:
             for field_name, value in self.tier_initial(self.initial.get("tier") or "small").items():
                 self.initial.setdefault(field_name, value)
 
-    @staticmethod
-    def tier_initial(tier: str) -> dict[str, str]:
-        """Initial values of the quota fields for a tier (all blank for custom)."""
-        preset = TIERS.get(tier, {})
+    def tier_initial(self, tier: str) -> dict[str, str]:
+        """Initial values of the quota fields for a tier (all blank for custom or an unknown tier)."""
+        preset = self.tiers[tier].hard if tier in getattr(self, "tiers", {}) else {}
         return {field_name: preset.get(resource, "") for field_name, resource in QUOTA_FIELDS.items()}
 
     def quota_fields(self):
         """Bound quota fields in display order."""
         return [self[name] for name in QUOTA_FIELDS]
 
-    def quota(self) -> dict[str, str]:
-        """The requested quota: the filled-in resource fields, else the chosen tier's preset."""
+    def quota_and_tier(self) -> tuple[dict[str, str] | None, str | None]:
+        """(explicit quota, None), or (None, tier) when the fields are the chosen tier's values or empty.
+
+        A tier brings its container defaults with it; values edited by hand
+        make a custom quota (defaults derived from it).
+        """
         quota = {resource: self.cleaned_data.get(field_name) for field_name, resource in QUOTA_FIELDS.items()}
         quota = {resource: value for resource, value in quota.items() if value}
-        if not quota:
-            quota = dict(TIERS.get(self.cleaned_data.get("tier") or "small", TIERS["small"]))
-        return quota
+        tier = self.cleaned_data.get("tier") or ""
+        if tier in self.tiers and (not quota or quota == self.tiers[tier].hard):
+            return None, tier
+        return quota or None, None
 
     def service_arguments(self) -> dict:
         """Keyword arguments for ``namespace_request_validate`` / ``_submit`` (call after is_valid).
@@ -95,7 +94,7 @@ class NamespaceRequestForm(forms.Form):
             "cluster": data.get("cluster"),
             "name": data.get("name") or "",
             "purpose": data.get("purpose") or "",
-            "quota": self.quota(),
+            **dict(zip(("quota", "tier"), self.quota_and_tier(), strict=True)),
             "ttl_hours": data.get("ttl_hours"),
             "pod_security_level": data.get("pod_security_level") or None,
         }

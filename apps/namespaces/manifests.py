@@ -181,6 +181,12 @@ def _quota_value(quota: dict, resource: str) -> Decimal | None:
 
 def _limit_range(namespace) -> dict:
     default, default_request = container_defaults(namespace.quota)
+    # A tier's own defaults win (QuotaTier.clean keeps them inside its quota).
+    default.update(namespace.limit_defaults.get("default") or {})
+    default_request.update(namespace.limit_defaults.get("defaultRequest") or {})
+    for resource, request in default_request.items():  # the API server refuses defaultRequest > default
+        if resource in default and quantities.parse(request) > quantities.parse(default[resource]):
+            default_request[resource] = default[resource]
     return {
         "apiVersion": "v1",
         "kind": "LimitRange",

@@ -1,10 +1,12 @@
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
 from apps.clusters.models import PodSecurityLevel
+from apps.core import quantities
 from apps.namespaces.validators import validate_namespace_name
 
 
@@ -35,6 +37,9 @@ class Namespace(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     protected = models.BooleanField(default=False, help_text="Never reaped by the TTL reaper")
     quota = models.JSONField(default=dict, help_text="ResourceQuota hard values: resource -> quantity")
+    # The tier's LimitRange defaults per container ({"default": {...}, "defaultRequest": {...}}),
+    # copied when the namespace got that tier; empty: derived from the quota.
+    limit_defaults = models.JSONField(default=dict, blank=True)
     pod_security_level = models.CharField(max_length=16, choices=PodSecurityLevel.choices, default=PodSecurityLevel.RESTRICTED)
     phase = models.CharField(max_length=16, choices=Phase.choices, default=Phase.PENDING, db_index=True)
     last_error = models.TextField(blank=True)
@@ -76,3 +81,77 @@ class Namespace(models.Model):
     @property
     def is_live(self) -> bool:
         return self.phase not in (self.Phase.TERMINATING, self.Phase.DELETED)
+
+
+CONTAINER_RESOURCES = ("cpu", "memory")
+
+
+def _container_quantity_problems(values) -> list[str]:
+    if not isinstance(values, dict):
+        return ['must be an object of resource name to quantity, e.g. {"cpu": "500m"}']
+    problems = []
+    for resource, raw in values.items():
+        if resource not in CONTAINER_RESOURCES:
+            problems.append(f"{resource}: unknown resource; allowed: {', '.join(CONTAINER_RESOURCES)}")
+            continue
+        try:
+            if quantities.parse(raw) <= 0:
+                problems.append(f"{resource}: must be greater than zero")
+        except ValueError as exc:
+            problems.append(f"{resource}: {exc}")
+    return problems
+
+
+class QuotaTier(models.Model):
+    """A named quota preset: ResourceQuota hard values plus the LimitRange defaults that go with them.
+
+    A namespace keeps a copy of what it was given (editing a tier later does
+    not silently resize existing namespaces; a quota change request does).
+    """
+
+    name = models.SlugField(max_length=32, unique=True, help_text="What clients send as tier, e.g. small")
+    display_name = models.CharField(max_length=64)
+    description = models.CharField(max_length=200, blank=True)
+    hard = models.JSONField(help_text='ResourceQuota hard values, e.g. {"requests.cpu": "2", "limits.memory": "8Gi"}')
+    limit_default = models.JSONField(default=dict, blank=True,
+                                     help_text='LimitRange default limits per container, e.g. {"cpu": "500m", "memory": "512Mi"}')
+    limit_default_request = models.JSONField(default=dict, blank=True,
+                                             help_text='LimitRange default requests per container, e.g. {"cpu": "100m"}')
+    # Tiers are ordered small to large; approval rules say "at most tier X".
+    order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["order", "name"]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        errors: dict[str, list[str]] = {}
+        hard_problems = quantities.quota_errors(self.hard) if isinstance(self.hard, dict) and self.hard else {"hard": ["must set at least one resource"]}
+        if hard_problems:
+            errors["hard"] = [f"{resource}: {msg}" for resource, msgs in hard_problems.items() for msg in msgs]
+        for field in ("limit_default", "limit_default_request"):
+            problems = _container_quantity_problems(getattr(self, field))
+            if problems:
+                errors[field] = problems
+        if not errors:
+            errors.update(self._limit_range_problems())
+        if errors:
+            raise ValidationError(errors)
+
+    def _limit_range_problems(self) -> dict[str, list[str]]:
+        """The API server's LimitRange rules (defaultRequest <= default), and one defaulted container fits the quota."""
+        problems: dict[str, list[str]] = {}
+        for resource in CONTAINER_RESOURCES:
+            default = self.limit_default.get(resource)
+            request = self.limit_default_request.get(resource)
+            if default is not None and request is not None and quantities.parse(request) > quantities.parse(default):
+                problems.setdefault("limit_default_request", []).append(
+                    f"{resource}: the default request {request} is above the default limit {default}")
+            for values, field, key in ((self.limit_default, "limit_default", f"limits.{resource}"),
+                                       (self.limit_default_request, "limit_default_request", f"requests.{resource}")):
+                value, cap = values.get(resource), self.hard.get(key)
+                if value is not None and cap is not None and quantities.parse(value) > quantities.parse(cap):
+                    problems.setdefault(field, []).append(f"{resource}: {value} is above the tier's {key} ({cap})")
+        return problems

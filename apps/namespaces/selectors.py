@@ -77,7 +77,7 @@ def bundle_for_request(request) -> list[dict]:
     ttl_hours = payload.get("ttl_hours")
     namespace = Namespace(
         cluster=request.cluster, name=request.name, team=request.team, purpose=payload.get("purpose", ""),
-        owner=request.requester, quota=payload.get("quota") or {},
+        owner=request.requester, quota=payload.get("quota") or {}, limit_defaults=payload.get("limit_defaults") or {},
         expires_at=timezone.now() + timedelta(hours=ttl_hours) if ttl_hours else None,
         pod_security_level=payload.get("pod_security_level") or Namespace._meta.get_field("pod_security_level").default,
     )

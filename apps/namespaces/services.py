@@ -53,7 +53,7 @@ from apps.clusters.models import Cluster, PodSecurityLevel
 from apps.core import quantities
 from apps.core.errors import ClusterError, ServiceError
 from apps.namespaces import manifests
-from apps.namespaces.models import Namespace
+from apps.namespaces.models import Namespace, QuotaTier
 from apps.namespaces.selectors import bundle_for_namespace, namespace_is_reapable, namespaces_expired, team_memberships_for_bundle
 from apps.namespaces.validators import reserved_pattern, validate_namespace_name, validate_namespace_name_on
 from apps.teams.models import Team
@@ -234,14 +234,36 @@ def namespace_adopt(*, actor, cluster, name: str, team, confirm_uid: str, purpos
 # --- Namespace requests: the rules of asking, and what approving one does --------------------------
 
 
+def quota_from_tier(tier_name: str | None, quota: dict | None) -> tuple[dict | None, QuotaTier | None, dict[str, list[str]]]:
+    """(quota, tier, errors) for a request that sends a ``tier`` name or explicit ``quota`` values (not both)."""
+    if not tier_name:
+        return quota, None, {}
+    if quota:
+        return quota, None, {"tier": ["send either a tier or quota values, not both"]}
+    tier = QuotaTier.objects.filter(name=tier_name).first()
+    if tier is None:
+        names = ", ".join(QuotaTier.objects.values_list("name", flat=True))
+        return None, None, {"tier": [f'unknown tier "{str(tier_name)[:32]}"; one of: {names}']}
+    return dict(tier.hard), tier, {}
+
+
+def tier_limit_defaults(tier: QuotaTier | None) -> dict:
+    """What a namespace keeps of its tier's LimitRange defaults (empty: derived from the quota)."""
+    if tier is None:
+        return {}
+    return {"default": dict(tier.limit_default), "defaultRequest": dict(tier.limit_default_request)}
+
+
 def namespace_request_validate(*, team: Team, cluster: Cluster | None, name: str, purpose: str, quota: dict | None,
-                               ttl_hours: int | None, pod_security_level: str | None) -> dict:
+                               ttl_hours: int | None, pod_security_level: str | None, tier: str | None = None) -> dict:
     """Check a namespace request's fields; returns the normalised payload or raises ValidationError.
 
     Shared by the form's live validation, the API and the submit service, so
-    every entry point gives the same messages.
+    every entry point gives the same messages. ``tier`` (a QuotaTier's name)
+    is the alternative to explicit ``quota`` values; it brings the tier's
+    container defaults.
     """
-    errors: dict[str, list[str]] = {}
+    quota, tier_row, errors = quota_from_tier(tier, quota)
     if team is not None and team.archived:
         errors["team"] = [f"team {team.slug} is archived and takes no new requests; ask a platform admin to restore it"]
     if cluster is None:
@@ -262,7 +284,7 @@ def namespace_request_validate(*, team: Team, cluster: Cluster | None, name: str
     if len(purpose or "") > 200:
         errors.setdefault("purpose", []).append("must be at most 200 characters")
     quota = dict(settings.DEFAULT_NAMESPACE_QUOTA) if not quota else quota
-    quota_problems = quantities.quota_errors(quota)
+    quota_problems = quantities.quota_errors(quota) if "tier" not in errors else {}
     if quota_problems:
         errors["quota"] = [f"{resource}: {msg}" for resource, msgs in quota_problems.items() for msg in msgs]
     if ttl_hours is not None:
@@ -278,6 +300,8 @@ def namespace_request_validate(*, team: Team, cluster: Cluster | None, name: str
     return {
         "purpose": purpose or "",
         "quota": {k: str(v).strip() for k, v in quota.items()},
+        "tier": tier_row.name if tier_row else None,
+        "limit_defaults": tier_limit_defaults(tier_row),
         "ttl_hours": ttl_hours,
         "pod_security_level": level,
     }
@@ -286,7 +310,8 @@ def namespace_request_validate(*, team: Team, cluster: Cluster | None, name: str
 @transaction.atomic
 def namespace_request_submit(*, actor, team: Team, cluster: Cluster | None, name: str, purpose: str = "",
                              quota: dict | None = None, ttl_hours: int | None = None,
-                             pod_security_level: str | None = None, idempotency_key: str = "") -> Request:
+                             pod_security_level: str | None = None, idempotency_key: str = "",
+                             tier: str | None = None) -> Request:
     """Ask for a namespace for ``team`` on ``cluster``; waits for a manager's decision.
 
     With an ``idempotency_key``, asking again with the same key and fields
@@ -296,8 +321,9 @@ def namespace_request_submit(*, actor, team: Team, cluster: Cluster | None, name
 
     def body(existing: Request) -> list[tuple[str, object, object]]:
         payload = existing.payload or {}
-        asked = quota or settings.DEFAULT_NAMESPACE_QUOTA
+        asked = quota or (existing.payload.get("quota") if tier else None) or settings.DEFAULT_NAMESPACE_QUOTA
         return [
+            ("tier", tier or None, payload.get("tier")),
             ("cluster", cluster.pk if cluster else None, existing.cluster_id),
             ("team", team.pk, existing.team_id),
             ("name", name, existing.name),
@@ -314,7 +340,7 @@ def namespace_request_submit(*, actor, team: Team, cluster: Cluster | None, name
     if not can_request_for_team(actor, team):
         raise PermissionDenied(f"only members of team {team.slug} can request namespaces for it")
     payload = namespace_request_validate(team=team, cluster=cluster, name=name, purpose=purpose, quota=quota,
-                                         ttl_hours=ttl_hours, pod_security_level=pod_security_level)
+                                         ttl_hours=ttl_hours, pod_security_level=pod_security_level, tier=tier)
     # Only on submit, not in the form's live validation: it asks the cluster.
     problem = namespace_name_problem_on_cluster(cluster, name)
     if problem:
@@ -363,6 +389,7 @@ def namespace_request_approve(*, actor, request: Request) -> Namespace:
             namespace = Namespace.objects.create(
                 uid=payload.get("namespace_uid") or uuid.uuid4(), cluster=request.cluster, name=request.name, team=request.team, purpose=payload.get("purpose", ""),
                 owner=request.requester, expires_at=expires_at, quota=payload["quota"],
+                limit_defaults=payload.get("limit_defaults") or {},
                 pod_security_level=payload["pod_security_level"],
             )
     except IntegrityError:
@@ -404,15 +431,16 @@ def namespace_release(namespace_id: int, token: str) -> None:
 # --- The request that created the namespace ------------------------------------------------------
 
 
-def _open_request(namespace: Namespace) -> Request | None:
-    """The approved/applying request that created the namespace, if still open.
+def _open_requests(namespace: Namespace) -> list[Request]:
+    """The approved/applying requests that the namespace's next apply carries out: the one that created it
+    and any quota change approved since.
 
-    Its state is approvals' to write: the transitions below report to
+    Their state is approvals' to write: the transitions below report to
     ``request_mark_*``, which re-check the state under a lock.
     """
-    return (Request.objects.filter(namespace=namespace, kind=Request.Kind.NAMESPACE,
-                                   state__in=[Request.State.APPROVED, Request.State.APPLYING])
-            .order_by("created_at").first())
+    return list(Request.objects.filter(namespace=namespace, kind__in=[Request.Kind.NAMESPACE, Request.Kind.QUOTA],
+                                       state__in=[Request.State.APPROVED, Request.State.APPLYING])
+                .order_by("created_at"))
 
 
 # --- Phase transitions (each in its own short transaction) ------------------------------------
@@ -443,8 +471,7 @@ def _start_attempt(namespace: Namespace, token: str) -> None:
         row.save(update_fields=["attempts", "phase", "updated_at"])
         if changed:
             audit_record(actor=None, action=Action.NAMESPACE_PROVISION, target=row, team=row.team, before=before, after=namespace_snapshot(row))
-        request = _open_request(row)
-        if request is not None:
+        for request in _open_requests(row):
             request_mark_applying(request)
     namespace.attempts, namespace.phase = row.attempts, row.phase
 
@@ -481,8 +508,7 @@ def _finish_ready(namespace: Namespace, token: str, desired_hash: str, quota_sta
         row.save(update_fields=fields)
         if was != Phase.READY:
             audit_record(actor=None, action=Action.NAMESPACE_READY, target=row, team=row.team, before=before, after=namespace_snapshot(row))
-        request = _open_request(row)
-        if request is not None:
+        for request in _open_requests(row):
             request_mark_applying(request)  # no-op unless still approved: done is reached through applying
             request_mark_done(request)
     return True
@@ -510,8 +536,7 @@ def _finish_error(namespace: Namespace, token: str, exc: ClusterError) -> Reconc
         row.next_attempt_at = None
         row.save(update_fields=["phase", "last_error", "next_attempt_at", "claimed_until", "claimed_by", "updated_at"])
         audit_record(actor=None, action=Action.NAMESPACE_FAIL, target=row, team=row.team, before=before, after=namespace_snapshot(row), message=message)
-        request = _open_request(row)
-        if request is not None:
+        for request in _open_requests(row):
             request_mark_failed(request, error=message)
     return ReconcileResult("failed", message)
 
@@ -694,8 +719,7 @@ def _mark_terminating(row: Namespace, *, actor, action: Action, message: str, ex
     audit_record(actor=actor, action=action, target=row, team=row.team, before=before,
                  after={**namespace_snapshot(row), **(extra or {})}, message=message)
     # A request still open (approved, never applied) will not be applied now.
-    request = _open_request(row)
-    if request is not None:
+    for request in _open_requests(row):
         request_mark_failed(request, error="namespace deleted before it was applied")
     from apps.namespaces.tasks import delete_namespace  # tasks import services; keep the cycle lazy
 

@@ -145,7 +145,7 @@ def request_validate(request):
 def request_quota_fields(request):
     """The quota fieldset filled with a tier's preset (htmx swaps it in when the tier changes)."""
     tier = request.GET.get("tier", "small")
-    form = NamespaceRequestForm(initial={"tier": tier, **NamespaceRequestForm.tier_initial(tier)}, user=request.user)
+    form = NamespaceRequestForm(initial={"tier": tier}, user=request.user)
     return render_page(request, "namespaces/request_form.html", {"form": form}, partial="quota")
 
 

@@ -70,7 +70,7 @@ def test_create_documents_the_idempotency_key_and_both_success_codes(schema):
     assert {"200", "201", "400", "403", "422"} <= set(op["responses"])
     body = op["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
     fields = schema["components"]["schemas"][body]
-    assert set(fields["properties"]) == {"cluster", "team", "name", "purpose", "quota", "ttl_hours", "pod_security_level"}
+    assert set(fields["properties"]) == {"cluster", "team", "name", "purpose", "quota", "tier", "ttl_hours", "pod_security_level"}
     assert set(fields["required"]) == {"cluster", "team", "name"}
 
 

@@ -35,6 +35,7 @@ from apps.approvals.models import Request
 from apps.clusters.models import Cluster
 from apps.namespaces.models import Namespace
 from apps.onboarding.models import IssuedCertificate
+from apps.quotas.models import TeamBudget
 from apps.teams.models import Membership, Team
 from tests.conftest import make_user
 from tests.figures import report
@@ -81,12 +82,17 @@ class World:
             req = make_request(team, owner, self.cluster, f"{team.slug}-reqsecret")
             joiner = make_user(f"{team.slug}-joiner")
             join = Request.objects.create(kind=Request.Kind.MEMBERSHIP, team=team, requester=joiner, payload={"role": "member", "note": ""})
+            quota_change = Request.objects.create(
+                kind=Request.Kind.QUOTA, team=team, requester=owner, cluster=self.cluster, name=ns.name, namespace=ns,
+                payload={"namespace_id": ns.pk, "quota": {"pods": "20"}, "previous": dict(ns.quota),
+                         "reason": f"{team.slug}-quotareason", "tier": None, "limit_defaults": {}})
             cert = IssuedCertificate.objects.create(
                 user=owner, cluster=self.cluster, namespace=ns, namespace_name=ns.name, subject=f"CN=portal:{owner.username}",
                 serial=f"serial{team.slug}0001", fingerprint_sha256=f"fp-{team.slug}", not_before=now, not_after=now + timedelta(hours=1),
                 csr_name=f"csr-{team.slug}", key_mode="server", reason="matrix")
             token, _ = api_token_issue(actor=None, user=owner, name=f"{team.slug}-token-secret")
-            self.objects[side] = {"team": team, "namespace": ns, "request": req, "join": join, "certificate": cert,
+            self.objects[side] = {"team": team, "namespace": ns, "request": req, "join": join, "quota": quota_change,
+                                  "certificate": cert,
                                   "token": token, "membership": Membership.objects.get(user=owner, team=team), "user": owner}
             members = {u.username for u in User.objects.filter(memberships__team=team)}
             readers = {"carol", "dora"}
@@ -94,6 +100,7 @@ class World:
                 (ns.name, members | readers),
                 (ns.purpose, members | readers),
                 (req.name, members | readers),
+                (f"{team.slug}-quotareason", members | readers),
                 (cert.serial, {owner.username} | readers),
                 (f"{team.slug}-token-secret", {owner.username} | readers),
             ]
@@ -112,6 +119,7 @@ def digest() -> str:
     rows = [
         list(Namespace.objects.order_by("pk").values_list("pk", "phase", "protected", "team_id", "adopted")),
         list(Request.objects.order_by("pk").values_list("pk", "state", "namespace_id")),
+        list(TeamBudget.objects.order_by("pk").values_list("pk", "team_id", "cluster_id", "hard", "namespaces")),
         list(Membership.objects.order_by("pk").values_list("pk", "user_id", "team_id", "role")),
         list(ApiToken.objects.order_by("pk").values_list("pk", "revoked_at", "name")),
         list(User.objects.order_by("pk").values_list("pk", "is_active", "platform_role", "is_staff", "is_superuser")),
@@ -143,6 +151,7 @@ def concrete(route: str, world: World, side: str) -> str:
         (r"^namespaces/<int:pk>", o["namespace"].pk), (r"^api/v1/namespaces/\(\?P<pk>", o["namespace"].pk),
         (r"^requests/<int:pk>", o["request"].pk), (r"^api/v1/namespace-requests/\(\?P<pk>", o["request"].pk),
         (r"^api/v1/membership-requests/\(\?P<pk>", o["join"].pk), (r"^onboarding/join/<int:pk>", o["join"].pk),
+        (r"^api/v1/quota-requests/\(\?P<pk>", o["quota"].pk), (r"^api/v1/requests/\(\?P<pk>", o["request"].pk),
         (r"^api/v1/kubeconfigs/\(\?P<pk>", o["certificate"].pk),
         (r"^account/tokens/<int:pk>", o["token"].pk), (r"^api/v1/tokens/\(\?P<pk>", o["token"].pk),
         (r"^teams/<slug:slug>/members/<int:pk>", o["membership"].pk), (r"^teams/users/<int:pk>", o["user"].pk),
@@ -150,6 +159,7 @@ def concrete(route: str, world: World, side: str) -> str:
     pk = next((value for pattern, value in pk_for if re.match(pattern, route)), None)
     url = re.sub(r"<slug:\w+>|\(\?P<slug>[^)]*\)", o["team"].slug, route)
     url = re.sub(r"\(\?P<username>[^)]*\)", o["user"].username, url)
+    url = re.sub(r"\(\?P<cluster>[^)]*\)", world.cluster.name, url)
     if pk is not None:
         url = re.sub(r"<int:pk>|\(\?P<pk>\[0-9\]\+\)", str(pk), url)
     assert "<" not in url and "(?" not in url, f"new route {route}: tell the authorization matrix which object fills it"
@@ -179,6 +189,10 @@ def body(route: str, world: World, side: str) -> dict:
         return {"cluster": cluster, "name": "kube-foo", "team": team, "confirm_uid": "x", "confirm_name": "kube-foo"}
     if route in ("api/v1/tokens/", "account/tokens/"):
         return {"name": "matrix", "expires_in_days": 1}
+    if route == "api/v1/quota-requests/":
+        return {"namespace": o["namespace"].pk, "quota": {"pods": "30"}, "reason": "matrix"}
+    if "budgets/" in route:
+        return {"hard": {"pods": "5"}, "namespaces": 1}
     if route in ("api/v1/teams/", "teams/new/"):
         return {"slug": "matrix-team", "name": "Matrix"}
     if re.match(r"^(api/v1/teams/\(\?P<slug>[^)]*\)/|teams/<slug:slug>/edit/)$", route):
@@ -224,8 +238,10 @@ WRITE_RULES: list[tuple[str, object]] = [
     (r"^api/v1/$", NOBODY),
     (r"^namespaces/request/(validate|quota)/$", EVERYONE),  # live validation: never writes
     (r"^(api/v1/namespace-requests/|namespaces/request/)$", {"member", "manager"}),
-    (r"^(api/v1/namespace-requests/\(\?P<pk>\[0-9\]\+\)|requests/<int:pk>)/(approve|reject)/$", manager_not_requester),
-    (r"^(api/v1/namespace-requests/\(\?P<pk>\[0-9\]\+\)|requests/<int:pk>)/cancel/$", requester_of_namespace_request),
+    (r"^(api/v1/(namespace-|quota-|)requests/\(\?P<pk>\[0-9\]\+\)|requests/<int:pk>)/(approve|reject)/$", manager_not_requester),
+    (r"^(api/v1/(namespace-|quota-)requests/\(\?P<pk>\[0-9\]\+\)|requests/<int:pk>)/cancel/$", requester_of_namespace_request),
+    (r"^api/v1/quota-requests/$", {"member", "manager"}),
+    (r"^api/v1/teams/\(\?P<slug>[^)]*\)/budgets/\(\?P<cluster>[^)]*\)/$", {"admin"}),
     (r"^api/v1/membership-requests/\(\?P<pk>\[0-9\]\+\)/(approve|reject)/$", MANAGE),
     (r"^(api/v1/membership-requests/\(\?P<pk>\[0-9\]\+\)/cancel/|onboarding/join/<int:pk>/cancel/)$", requester_only),
     (r"^(api/v1/membership-requests/|onboarding/join/)$", {"none", "admin", "auditor"}),  # anyone not yet a member may ask

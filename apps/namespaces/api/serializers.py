@@ -83,6 +83,7 @@ class NamespaceRequestSerializer(RequestSerializer):
     name = serializers.CharField(read_only=True)
     purpose = serializers.SerializerMethodField()
     quota = serializers.SerializerMethodField()
+    tier = serializers.SerializerMethodField()
     ttl_hours = serializers.SerializerMethodField()
     pod_security_level = serializers.SerializerMethodField()
     namespace = serializers.IntegerField(source="namespace_id", read_only=True, allow_null=True,
@@ -95,6 +96,9 @@ class NamespaceRequestSerializer(RequestSerializer):
     @extend_schema_field(QuotaField)
     def get_quota(self, obj) -> dict:
         return obj.payload.get("quota", {})
+
+    def get_tier(self, obj) -> str | None:
+        return obj.payload.get("tier")
 
     def get_ttl_hours(self, obj) -> int | None:
         return obj.payload.get("ttl_hours")
@@ -119,7 +123,9 @@ class NamespaceRequestCreateInputSerializer(StrictInputSerializer):
     name = StrictCharField(help_text="Namespace name: a DNS-1123 label of at most 63 characters, not default or kube-*")
     purpose = StrictCharField(required=False, allow_blank=True, default="", help_text="At most 200 characters")
     quota = QuotaField(required=False, default=None, allow_null=True,
-                       help_text="Omit for the default quota")
+                       help_text="Omit for the default quota, or send tier instead")
+    tier = StrictCharField(required=False, allow_null=True, default=None, max_length=32,
+                           help_text="Name of a quota tier (GET /api/v1/quota-tiers/): its quota and container defaults")
     ttl_hours = StrictIntegerField(required=False, allow_null=True, default=None,
                                    help_text="Delete the namespace this many hours after approval")
     pod_security_level = serializers.ChoiceField(choices=PodSecurityLevel.choices, required=False, allow_null=True,
@@ -127,3 +133,14 @@ class NamespaceRequestCreateInputSerializer(StrictInputSerializer):
 
     def validate_cluster(self, value):
         return _cluster_named(value)
+
+
+class QuotaTierSerializer(serializers.Serializer):
+    """A quota tier: what ``"tier": "<name>"`` asks for."""
+
+    name = serializers.CharField(read_only=True)
+    display_name = serializers.CharField(read_only=True)
+    description = serializers.CharField(read_only=True)
+    hard = QuotaField(read_only=True, help_text="ResourceQuota hard values")
+    limit_default = QuotaField(read_only=True, help_text="LimitRange default limits per container")
+    limit_default_request = QuotaField(read_only=True, help_text="LimitRange default requests per container")

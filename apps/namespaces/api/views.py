@@ -29,10 +29,11 @@ from apps.namespaces.api.serializers import (
     NamespaceRequestCreateInputSerializer,
     NamespaceRequestSerializer,
     NamespaceSerializer,
+    QuotaTierSerializer,
 )
 from apps.namespaces.filters import NamespaceFilterSet
 from apps.namespaces.manifests import to_yaml
-from apps.namespaces.models import Namespace
+from apps.namespaces.models import Namespace, QuotaTier
 from apps.namespaces.selectors import bundle_for_namespace, bundle_for_request, namespace_get_for_user, namespaces_visible_to
 from apps.namespaces.services import namespace_adopt, namespace_delete, namespace_request_submit
 
@@ -170,3 +171,16 @@ class NamespaceRequestViewSet(RequestWorkflowViewSet):
     @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, YAMLStreamRenderer])
     def manifests(self, request, pk=None):
         return Response(bundle_for_request(self.get_object()))
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List quota tiers", tags=["quota-tiers"],
+                       description="Presets a namespace or quota change request can name as `tier` instead of quota "
+                                   "values, small to large. Platform admins edit them in the Django admin.",
+                       responses={200: QuotaTierSerializer(many=True), **error_responses(401)}),
+)
+class QuotaTierViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    queryset = QuotaTier.objects.order_by("order", "name")
+    serializer_class = QuotaTierSerializer
+    filterset_class = None
+    pagination_class = None
