@@ -8,6 +8,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("apps.accounts.urls")),
     path("", include("apps.namespaces.urls")),
+    path("", include("apps.quotas.urls")),
     path("requests/", include("apps.approvals.urls")),
     path("teams/", include("apps.teams.urls")),
     path("clusters/", include("apps.clusters.urls")),

@@ -36,7 +36,7 @@ from apps.namespaces.services import (
     namespace_set_protected,
 )
 from apps.namespaces.services import namespace_delete as delete_service
-from apps.teams.selectors import can_manage_team, teams_visible_to
+from apps.teams.selectors import can_manage_team, can_request_for_team, teams_visible_to
 
 DASHBOARD_PAGE_SIZE = 50
 MY_REQUESTS_SHOWN = 10
@@ -170,6 +170,7 @@ def namespace_detail(request, pk: int):
         # Same rule as deleting: whoever may delete it may exempt it from the reaper.
         "can_protect": _can_delete(request.user, namespace),
         "origin_request": namespace.requests.order_by("created_at", "id").first(),
+        "can_change_quota": namespace.is_live and can_request_for_team(request.user, namespace.team),
     })
     return render_page(request, "namespaces/detail.html", context)
 
