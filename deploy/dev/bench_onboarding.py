@@ -20,7 +20,6 @@ Exits 1 when a target is missed.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import shutil
 import signal
@@ -34,59 +33,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from benchlib import percentile, recreate_database, scratch_database, start_worker, wait  # noqa: E402
+
 TARGET_A = 3.0
 TARGET_B = 1.0
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(1, math.ceil(p / 100 * len(ordered))) - 1]
-
-
-def scratch_database(url: str) -> tuple[str, str]:
-    """(scratch URL, admin URL) for a throw-away database next to DATABASE_URL's."""
-    if not url.startswith(("postgres://", "postgresql://")):
-        sys.exit("bench_onboarding: DATABASE_URL must point at PostgreSQL (a real worker process shares the database)")
-    base, _, name = url.rpartition("/")
-    name = name.split("?")[0] or "portal"
-    return f"{base}/{name}_bench_onboarding", f"{base}/postgres"
-
-
-def recreate_database(admin_url: str, scratch_url: str, *, drop_only: bool = False) -> None:
-    import psycopg
-
-    name = scratch_url.rpartition("/")[2]
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if not drop_only:
-            conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def start_worker(env: dict, log_path: Path) -> subprocess.Popen:
-    """A real ``celery worker`` on the benchmark's own queue; returns once it says "ready."."""
-    log = open(log_path, "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", env["CELERY_QUEUE"], "--pool=solo",
-         "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    deadline = time.monotonic() + 60
-    while "ready." not in log_path.read_text():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            sys.exit(f"bench_onboarding: celery worker did not start:\n{log_path.read_text()}")
-        time.sleep(0.1)
-    return proc
-
-
-def wait(predicate, timeout: float, what: str, interval: float = 0.01):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
 
 
 def main() -> int:
@@ -99,7 +49,7 @@ def main() -> int:
     if not broker:
         sys.exit("bench_onboarding: set CELERY_BROKER_URL (the benchmark runs a real worker)")
     kubectl = shutil.which("kubectl", path="/usr/bin") or shutil.which("kubectl") or str(ROOT / ".venv" / "bin" / "kubectl")
-    scratch_url, admin_url = scratch_database(database_url)
+    scratch_url, admin_url = scratch_database(database_url, "bench_onboarding")
     queue = f"bench-onboarding-{uuid.uuid4().hex[:8]}"
     os.environ.update(DATABASE_URL=scratch_url, CELERY_BROKER_URL=broker, CELERY_QUEUE=queue, DATABASE_CONN_MAX_AGE="0",
                       # the test settings: production (DEBUG=false) with throwaway keys
@@ -116,14 +66,15 @@ def main() -> int:
         call_command("migrate", verbosity=0)
 
         from apps.approvals.models import Request
-        from apps.approvals.services import namespace_request_submit, request_approve
+        from apps.approvals.services import request_approve
         from apps.clusters import kube
         from apps.clusters.services import cluster_register
         from apps.namespaces.models import Namespace
+        from apps.namespaces.services import namespace_request_submit
         from apps.onboarding.models import Onboarding
-        from apps.onboarding.services import kubeconfig_issue
+        from apps.onboarding.services import kubeconfig_issue, membership_request_submit
         from apps.teams.models import Membership
-        from apps.teams.services import membership_request_submit, team_create
+        from apps.teams.services import team_create
         from kubesim.testing import start
         from portal.celery import app
         from tests.conftest import install_portal_rbac, make_user
@@ -135,7 +86,7 @@ def main() -> int:
         token = install_portal_rbac(handle)
         cluster = cluster_register(actor=None, name="bench", kubeconfig=handle.token_kubeconfig(
             token, workdir / "portal.kubeconfig", user="portal").read_text())
-        worker = start_worker(dict(os.environ), workdir / "worker.log")
+        worker = start_worker(dict(os.environ), workdir / "worker.log", ROOT)
 
         team = team_create(actor=None, slug="bench", name="Bench")
         manager, dev = make_user("bench-manager"), make_user("bench-dev")
