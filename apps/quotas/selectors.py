@@ -36,7 +36,8 @@ def quota_change_rows(req: Request) -> list[dict]:
     previous, asked = payload.get("previous") or {}, payload.get("quota") or {}
     used = (req.namespace.quota_used or {}) if req.namespace_id else {}
     rows = []
-    for resource in list(previous) + [r for r in asked if r not in previous]:
+    order = list(quantities.QUOTA_RESOURCES)
+    for resource in sorted(set(previous) | set(asked), key=lambda r: (order.index(r) if r in order else len(order), r)):
         new, in_use = _parse(asked.get(resource)), _parse(used.get(resource))
         rows.append({"resource": resource, "current": previous.get(resource, "—"), "requested": asked.get(resource, "removed"),
                      "used": used.get(resource, "—"), "changed": previous.get(resource) != asked.get(resource),
