@@ -167,8 +167,13 @@ class RequestLogEntry:
     user_agent: str = ""
 
     @property
+    def dry_run(self) -> bool:
+        return "dryRun=All" in self.query
+
+    @property
     def is_write(self) -> bool:
-        return self.verb in WRITE_VERBS
+        """A request that may have persisted a change: a write verb, not a server-side dry run."""
+        return self.verb in WRITE_VERBS and not self.dry_run
 
 
 class RequestLog:
@@ -204,7 +209,7 @@ class RequestLog:
             return list(self._entries)
 
     def writes(self, resource: str | None = None) -> list[RequestLogEntry]:
-        """Write requests (create/update/patch/delete/deletecollection), optionally for one resource."""
+        """Write requests (create/update/patch/delete/deletecollection; dry runs are not), optionally for one resource."""
         return [e for e in self.entries() if e.is_write and (resource is None or e.resource == resource)]
 
     def clear(self) -> None:

@@ -13,4 +13,5 @@ urlpatterns = [
     path("", include("apps.accounts.api.urls")),
     path("", include("apps.quotas.api.urls")),
     path("", include("apps.approvals.api.urls")),
+    path("", include("apps.violations.api.urls")),
 ]

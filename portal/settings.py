@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "apps.approvals",
     "apps.onboarding",
     "apps.quotas",
+    "apps.violations",
 ]
 
 MIDDLEWARE = [
@@ -231,6 +232,7 @@ CELERY_BEAT_SCHEDULE = {
     "check-cluster-health": {"task": "apps.clusters.tasks.check_all_health", "schedule": timedelta(seconds=env_int("HEALTH_INTERVAL_SECONDS", 60))},
     # The book recommends an hourly reaper; expiry is coarse (hours), and
     # each run only flips rows to Terminating, the deletes run as tasks.
+    "sync-violations": {"task": "apps.violations.tasks.sync_all", "schedule": timedelta(seconds=env_int("VIOLATIONS_INTERVAL_SECONDS", 300))},
     "reap-expired-namespaces": {"task": "apps.namespaces.tasks.reap_expired", "schedule": timedelta(seconds=env_int("REAPER_INTERVAL_SECONDS", 3600))},
 }
 

@@ -13,6 +13,7 @@ urlpatterns = [
     path("teams/", include("apps.teams.urls")),
     path("clusters/", include("apps.clusters.urls")),
     path("audit/", include("apps.audit.urls")),
+    path("violations/", include("apps.violations.urls")),
     path("onboarding/", include("apps.onboarding.urls")),
     path("api/v1/", include("portal.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

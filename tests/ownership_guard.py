@@ -8,7 +8,9 @@ flow), the create of a new namespace (which the cluster refuses when the
 name exists), or something inside / the Namespace object of a namespace
 the portal itself created earlier in the same log, or that a platform
 admin adopted (``Namespace.adopted``). A namespace someone else created
-afterwards under the same name stops counting as the portal's.
+afterwards under the same name stops counting as the portal's. Server-side
+dry runs (``dryRun=All``, the approval preflight) persist nothing and are
+not writes (``RequestLogEntry.is_write``).
 
 The totals are printed at the end of the run (``pytest_terminal_summary``).
 """

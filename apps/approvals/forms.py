@@ -8,3 +8,5 @@ class DecisionForm(forms.Form):
 
     reason = forms.CharField(required=False, max_length=2000, strip=True,
                              widget=forms.TextInput(attrs={"placeholder": "Reason (shown to the requester)"}))
+    override_reason = forms.CharField(required=False, max_length=2000, strip=True, label="Override reason",
+                                      help_text="Only when the cluster's preflight denies it: why approve anyway (audited)")

@@ -41,6 +41,10 @@ class RequestKind:
     # ``preview(request)``: what approving it applies, as text (the detail
     # page shows it); "" when there is nothing to show.
     preview: Callable[[Request], str] | None = None
+    # ``preflight(request)``: the cluster's admission verdict on what approving
+    # applies, as a server-side dry run (``kube.preflight`` items); raises
+    # ClusterError when the cluster cannot be asked.
+    preflight: Callable[[Request], list] | None = None
 
 
 _KINDS: dict[str, RequestKind] = {}

@@ -7,6 +7,7 @@ from django.http import Http404
 
 from apps.approvals.kinds import request_kind, step
 from apps.approvals.models import Request
+from apps.core.errors import ClusterError
 from apps.teams.selectors import managed_team_ids
 
 
@@ -82,3 +83,20 @@ def request_budgets(requests: list[Request]) -> dict[int, list[dict]]:
         if budget is not None:
             budgets.update(budget([r for r in requests if r.kind == kind]))
     return budgets
+
+
+def request_preflight(req: Request) -> dict | None:
+    """The cluster's verdict on approving ``req`` (its kind's dry run), or None for kinds without one.
+
+    ``{"items": [...], "denied": bool, "error": ""}``; when the cluster cannot
+    be reached, ``error`` says so and nothing is a denial.
+    """
+    preflight = request_kind(req.kind).preflight
+    if preflight is None or req.cluster_id is None:
+        return None
+    try:
+        items = preflight(req)
+    except ClusterError as exc:
+        return {"items": [], "denied": False, "needs_override": False, "error": f"could not ask cluster {req.cluster.name}: {exc}"}
+    return {"items": items, "denied": any(i.outcome == "denied" for i in items), "error": "",
+            "needs_override": any(i.outcome == "denied" and i.overridable for i in items)}

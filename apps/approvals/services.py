@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from apps.approvals.kinds import request_kind, request_policies
 from apps.approvals.models import Request
+from apps.approvals.selectors import request_preflight
 from apps.audit.actions import Action
 from apps.audit.services import audit_record
 from apps.core.errors import IdempotencyKeyReused, ServiceError
@@ -129,6 +130,11 @@ def _approve_by_rule(request: Request, rule: str) -> None:
     submit's check), the request simply stays submitted for a manager, with
     the reason on its timeline.
     """
+    if request_kind(request.kind).preflight is not None:
+        verdict = request_preflight(request)
+        if verdict and verdict["denied"]:  # overridable or not: a rule never overrides the cluster
+            request_note_waiting(request, f"rule {rule} matched, but the cluster's admission denies it; a manager decides")
+            return
     before = request_snapshot(request)
     try:
         with transaction.atomic():
@@ -165,7 +171,7 @@ def _lock_for_decision(*, actor, request: Request) -> Request:
     return locked
 
 
-def _decide(*, actor, request: Request, state: str, reason: str, action: Action) -> Request:
+def _decide(*, actor, request: Request, state: str, reason: str, action: Action, message: str = "") -> Request:
     request = _lock_for_decision(actor=actor, request=request)
     before = request_snapshot(request)
     request.state = state
@@ -173,19 +179,35 @@ def _decide(*, actor, request: Request, state: str, reason: str, action: Action)
     request.reason = reason
     request.decided_at = timezone.now()
     request.save()
-    audit_record(actor=actor, action=action, target=request, before=before, after=request_snapshot(request), team=request.team)
+    audit_record(actor=actor, action=action, target=request, before=before, after=request_snapshot(request), team=request.team,
+                 message=message)
     return request
 
 
 @transaction.atomic
-def request_approve(*, actor, request: Request, reason: str = "") -> Request:
+def request_approve(*, actor, request: Request, reason: str = "", override_reason: str = "") -> Request:
     """Approve a submitted request (team manager or platform admin, never the requester).
 
-    Then the kind's ``approve`` hook carries it out in the same transaction;
-    when it refuses, nothing of the approval remains.
+    For kinds with a preflight, the cluster's admission chain is asked first
+    (a dry run of what approving applies): a denial can only be approved
+    with an ``override_reason``, which the audit row keeps. A cluster that
+    cannot be asked does not block (that is not a denial). Then the kind's
+    ``approve`` hook carries it out in the same transaction; when it
+    refuses, nothing of the approval remains.
     """
     hooks = request_kind(request.kind)
-    request = _decide(actor=actor, request=request, state=Request.State.APPROVED, reason=reason, action=Action.REQUEST_APPROVE)
+    message = ""
+    if hooks.preflight is not None and request.state == Request.State.SUBMITTED:
+        verdict = request_preflight(request)
+        if verdict and verdict["needs_override"]:
+            denied = "; ".join(f"{i.kind} {i.name}: {i.message}" for i in verdict["items"] if i.outcome == "denied" and i.overridable)
+            if not (override_reason or "").strip():
+                raise ValidationError({"override_reason": [
+                    f"the cluster's admission denies what approving applies ({denied}); fix the request, reject it, "
+                    "or approve with an override reason"]})
+            message = f"preflight denied ({denied}); overridden: {override_reason.strip()}"
+    request = _decide(actor=actor, request=request, state=Request.State.APPROVED, reason=reason,
+                      action=Action.REQUEST_APPROVE, message=message)
     _check_policies(request, lock=True)
     created = hooks.approve(actor=actor, request=request)
     if created is not None:

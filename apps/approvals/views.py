@@ -24,6 +24,7 @@ from apps.approvals.selectors import (
     approval_queue_for,
     request_budgets,
     request_get_for_user,
+    request_preflight,
     request_preview,
     request_timeline,
 )
@@ -67,6 +68,7 @@ def request_detail(request, pk: int):
     context["preview"] = request_preview(req)
     if can_decide:
         context["budget"] = request_budgets([req]).get(req.pk, [])
+        context["preflight"] = request_preflight(req)
     return render_page(request, "approvals/detail.html", context)
 
 
@@ -102,10 +104,11 @@ def _decide(request, pk: int, service, done_message: str):
     req = request_get_for_user(request.user, pk)
     form = DecisionForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Reason: " + " ".join(form.errors["reason"]))
+        messages.error(request, " ".join(f"{form.fields[f].label or f.capitalize()}: {' '.join(e)}" for f, e in form.errors.items()))
         return _after_decision(request, req)
+    extra = {"override_reason": form.cleaned_data["override_reason"]} if service is request_approve else {}
     try:
-        service(actor=request.user, request=req, reason=form.cleaned_data["reason"])
+        service(actor=request.user, request=req, reason=form.cleaned_data["reason"], **extra)
     except (PermissionDenied, ServiceError, ValidationError) as exc:
         messages.error(request, _service_message(exc))
     else:

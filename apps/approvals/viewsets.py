@@ -59,6 +59,9 @@ class DecisionInputSerializer(StrictInputSerializer):
 
     reason = StrictCharField(required=False, allow_blank=True, default="", max_length=2000,
                              help_text="Shown to the requester and kept in the audit log")
+    override_reason = StrictCharField(required=False, allow_blank=True, default="", max_length=2000,
+                                      help_text="Approve only: required when the cluster's preflight denies what approving "
+                                                "applies (see /api/v1/requests/{id}/preflight/); audited")
 
 
 class RequestWorkflowViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -116,7 +119,8 @@ class RequestWorkflowViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
     def approve(self, request, pk=None):
         obj = self.get_object()  # 404 before looking at the body: outsiders learn nothing
         data = self._input(DecisionInputSerializer)
-        return self.respond(request_approve(actor=request.user, request=obj, reason=data["reason"]))
+        return self.respond(request_approve(actor=request.user, request=obj, reason=data["reason"],
+                                            override_reason=data["override_reason"]))
 
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):

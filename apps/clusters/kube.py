@@ -30,12 +30,13 @@ import base64
 import json
 import logging
 import os
+import re
 import ssl
 import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -235,8 +236,13 @@ def _cluster_error(cluster, action: str, *, status: int | None, message: str, re
 
 
 def _request(cluster, method: str, path: str, *, action: str, query: list | None = None, body: Any = None,
-             content_type: str = "application/json", read_timeout: float | None = None, stream: bool = False):
-    """One HTTP call; returns the parsed JSON (or the raw response when ``stream``)."""
+             content_type: str = "application/json", read_timeout: float | None = None, stream: bool = False,
+             warnings: list[str] | None = None):
+    """One HTTP call; returns the parsed JSON (or the raw response when ``stream``).
+
+    With a ``warnings`` list, the answer's ``Warning`` headers (admission
+    warnings, deprecations) are appended to it, success or not.
+    """
     try:
         api_client = api_client_for(cluster)
     except (ssl.SSLError, ValueError) as exc:
@@ -269,6 +275,8 @@ def _request(cluster, method: str, path: str, *, action: str, query: list | None
             raise _cluster_error(cluster, action, status=response.status, message=message,
                                  retryable=is_retryable_status(response.status, message))
         return response.response
+    if warnings is not None:
+        warnings.extend(_warning_texts(response.getheaders()))
     try:
         data = response.read()
     except (urllib3.exceptions.HTTPError, OSError) as exc:
@@ -283,6 +291,16 @@ def _request(cluster, method: str, path: str, *, action: str, query: list | None
         return json.loads(data)
     except ValueError:
         raise _cluster_error(cluster, action, status=response.status, message="answer is not JSON", retryable=True) from None
+
+
+def _warning_texts(headers) -> list[str]:
+    """The texts of ``Warning: 299 - "text"`` headers (RFC 7234 form the API server uses)."""
+    values = headers.getlist("Warning") if hasattr(headers, "getlist") else [v for k, v in dict(headers).items() if k.lower() == "warning"]
+    texts = []
+    for value in values:
+        for part in re.findall(r'\d{3} \S+ "((?:[^"\\]|\\.)*)"', value) or [value]:
+            texts.append(part.replace('\\"', '"'))
+    return texts
 
 
 # --- Verbs ---------------------------------------------------------------------------
@@ -638,3 +656,85 @@ def wait_for_certificate(cluster, name: str, timeout: float) -> bytes:
 def delete_csr(cluster, name: str) -> bool:
     """Delete a CSR (after the certificate was collected); False if already gone."""
     return delete_object(cluster, "certificates.k8s.io/v1", "CertificateSigningRequest", name)
+
+
+# --- Reading what other controllers own (read-only) ------------------------------------
+# Policy engines' objects (Gatekeeper constraints, wg-policy reports) are
+# custom resources the portal only reads: found through discovery, listed
+# page by page, never written.
+
+
+def served_resources(cluster, group_version: str) -> list[dict] | None:
+    """The resources ``group_version`` serves (discovery), or None when the cluster does not serve it (404)."""
+    try:
+        data = _request(cluster, "GET", f"/apis/{group_version}", action=f"discover {group_version}")
+    except ClusterError as exc:
+        if exc.status == 404:
+            return None
+        raise
+    return [r for r in data.get("resources") or [] if "/" not in r.get("name", "")]
+
+
+def list_pages(cluster, path: str, *, action: str, label_selector: str = "", page_size: int = 500) -> Iterator[dict]:
+    """Every item of a collection path (all namespaces unless the path names one), ``page_size`` per request."""
+    query = [("labelSelector", label_selector)] if label_selector else []
+    continue_token = ""
+    while True:
+        page_query = query + [("limit", str(page_size))] + ([("continue", continue_token)] if continue_token else [])
+        data = _request(cluster, "GET", path, action=action, query=page_query)
+        yield from data.get("items") or []
+        continue_token = (data.get("metadata") or {}).get("continue") or ""
+        if not continue_token:
+            return
+
+
+
+# --- Preflight: the cluster's own admission chain, without writing --------------------
+
+
+@dataclass
+class PreflightItem:
+    kind: str
+    name: str
+    outcome: str  # accepted | denied | not_checked
+    message: str = ""
+    warnings: list[str] = field(default_factory=list)
+    # False for a denial no override may pass (the portal's own rules, e.g. a
+    # namespace it does not own): approval refuses it with its own message.
+    overridable: bool = True
+
+
+def preflight(cluster, objects: list[dict]) -> list[PreflightItem]:
+    """Server-side dry run (``dryRun=All``) of each object, as the portal would apply it; nothing is written.
+
+    Every object goes through the cluster's admission chain (Pod Security,
+    quota, webhooks such as Gatekeeper's), so a denial here is the message
+    the real apply would get. Objects in a namespace that does not exist yet
+    cannot be dry-run (their namespace would be created by the same apply):
+    they are ``not_checked``. A cluster that cannot be reached raises
+    ClusterError: that is not a denial.
+    """
+    items, namespace_exists = [], None
+    for obj in objects:
+        rt = resource_type(obj["apiVersion"], obj["kind"])
+        meta = obj["metadata"]
+        warnings: list[str] = []
+        if rt.namespaced and namespace_exists is False:
+            items.append(PreflightItem(obj["kind"], meta["name"], "not_checked",
+                                       f"namespace {meta['namespace']} does not exist yet; checked when it is created"))
+            continue
+        try:
+            _request(cluster, "PATCH", rt.object_path(meta["name"], meta.get("namespace")),
+                     action=f"dry-run apply {obj['kind']} {meta['name']}",
+                     query=[("dryRun", "All"), ("fieldManager", settings.KUBE_FIELD_MANAGER), ("force", "true"),
+                            ("fieldValidation", "Strict")],
+                     body=obj, content_type="application/apply-patch+yaml", warnings=warnings)
+        except ClusterError as exc:
+            if exc.status is None or exc.retryable:
+                raise
+            items.append(PreflightItem(obj["kind"], meta["name"], "denied", str(exc), warnings))
+            continue
+        if obj["kind"] == "Namespace":
+            namespace_exists = get_object(cluster, "v1", "Namespace", meta["name"]) is not None
+        items.append(PreflightItem(obj["kind"], meta["name"], "accepted", "", warnings))
+    return items

@@ -17,4 +17,5 @@ class NamespacesConfig(AppConfig):
             progress=selectors.namespace_request_progress,
             budget=selectors.namespace_request_budgets,
             preview=selectors.namespace_request_preview,
+            preflight=services.namespace_request_preflight,
         ))

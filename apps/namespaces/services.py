@@ -54,7 +54,7 @@ from apps.core import quantities
 from apps.core.errors import ClusterError, ServiceError
 from apps.namespaces import manifests
 from apps.namespaces.models import Namespace, QuotaTier
-from apps.namespaces.selectors import bundle_for_namespace, namespace_is_reapable, namespaces_expired, team_memberships_for_bundle
+from apps.namespaces.selectors import bundle_for_namespace, bundle_for_request, namespace_is_reapable, namespaces_expired, team_memberships_for_bundle
 from apps.namespaces.validators import reserved_pattern, validate_namespace_name, validate_namespace_name_on
 from apps.teams.models import Team
 from apps.teams.selectors import can_manage_team, can_request_for_team
@@ -354,6 +354,19 @@ def namespace_request_submit(*, actor, team: Team, cluster: Cluster | None, name
     except IntegrityError:
         # A concurrent identical submit won the race for the name: answer like the validation would, not with a 500.
         raise ValidationError({"name": [f'"{name}" is already requested on cluster {cluster.name}']}) from None
+
+
+def namespace_request_preflight(request: Request) -> list[kube.PreflightItem]:
+    """The cluster's dry-run verdict on the bundle approving ``request`` applies (the kind's preflight hook).
+
+    A name that exists on the cluster and is not the portal's is denied
+    without asking the cluster anything about it: the portal does not even
+    dry-run onto what it does not own (approval refuses it anyway).
+    """
+    problem = namespace_name_problem_on_cluster(request.cluster, request.name)
+    if problem:
+        return [kube.PreflightItem("Namespace", request.name, "denied", problem, overridable=False)]
+    return kube.preflight(request.cluster, bundle_for_request(request))
 
 
 def namespace_request_approve(*, actor, request: Request) -> Namespace:

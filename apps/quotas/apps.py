@@ -15,5 +15,6 @@ class QuotasConfig(AppConfig):
             approve=services.quota_request_approve,
             budget=selectors.quota_request_budgets,
             preview=selectors.quota_request_preview,
+            preflight=selectors.quota_request_preflight,
         ))
         register_request_policy(RequestPolicy(check=services.budget_check, auto_approve=services.auto_approve_rule))

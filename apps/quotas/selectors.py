@@ -62,6 +62,13 @@ def _compared_text(obj: dict | None, kind: str, name: str) -> list[str]:
     return yaml.safe_dump({"kind": kind, "name": name, _COMPARED[(kind, name)][-1]: part}, sort_keys=True).splitlines(keepends=True)
 
 
+def quota_request_preflight(req: Request) -> list:
+    """The cluster's dry-run verdict on the ResourceQuota and LimitRange approving ``req`` applies."""
+    if req.namespace_id is None:
+        return []
+    return kube.preflight(req.cluster, list(_desired(req).values()))
+
+
 def quota_request_preview(req: Request) -> str:
     """While undecided: a unified diff of the live ResourceQuota and LimitRange against what approving applies.
 

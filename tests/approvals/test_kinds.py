@@ -15,6 +15,7 @@ from apps.approvals.models import Request
 from apps.approvals.services import request_mark_applying, request_mark_done, request_mark_failed, request_note_waiting
 from apps.audit.models import AuditEvent
 from apps.namespaces import selectors as namespace_selectors
+from apps.namespaces import services as namespace_services
 from apps.namespaces.services import namespace_request_approve
 from apps.onboarding.services import membership_request_approve
 from tests.conftest import make_user
@@ -23,7 +24,8 @@ from tests.conftest import make_user
 def test_every_kind_is_registered_by_its_app_once_apps_are_ready():
     assert request_kind(Request.Kind.NAMESPACE) == RequestKind(
         approve=namespace_request_approve, progress=namespace_selectors.namespace_request_progress,
-        budget=namespace_selectors.namespace_request_budgets, preview=namespace_selectors.namespace_request_preview)
+        budget=namespace_selectors.namespace_request_budgets, preview=namespace_selectors.namespace_request_preview,
+        preflight=namespace_services.namespace_request_preflight)
     assert request_kind(Request.Kind.MEMBERSHIP) == RequestKind(approve=membership_request_approve)
     assert set(kinds._KINDS) == set(Request.Kind.values)
 

@@ -36,6 +36,7 @@ from apps.clusters.models import Cluster
 from apps.namespaces.models import Namespace
 from apps.onboarding.models import IssuedCertificate
 from apps.quotas.models import TeamBudget
+from apps.violations.models import Violation
 from apps.teams.models import Membership, Team
 from tests.conftest import make_user
 from tests.figures import report
@@ -91,6 +92,9 @@ class World:
                 serial=f"serial{team.slug}0001", fingerprint_sha256=f"fp-{team.slug}", not_before=now, not_after=now + timedelta(hours=1),
                 csr_name=f"csr-{team.slug}", key_mode="server", reason="matrix")
             token, _ = api_token_issue(actor=None, user=owner, name=f"{team.slug}-token-secret")
+            Violation.objects.create(cluster=self.cluster, source="gatekeeper", fingerprint=f"fp-{team.slug}", policy="K8sRequiredLabels/x",
+                                     action="deny", message=f"{team.slug}-violationsecret", object_kind="Pod",
+                                     object_namespace=ns.name, object_name="p", namespace=ns, team=team, first_seen=now)
             self.objects[side] = {"team": team, "namespace": ns, "request": req, "join": join, "quota": quota_change,
                                   "certificate": cert,
                                   "token": token, "membership": Membership.objects.get(user=owner, team=team), "user": owner}
@@ -101,6 +105,7 @@ class World:
                 (ns.purpose, members | readers),
                 (req.name, members | readers),
                 (f"{team.slug}-quotareason", members | readers),
+                (f"{team.slug}-violationsecret", members | readers),
                 (cert.serial, {owner.username} | readers),
                 (f"{team.slug}-token-secret", {owner.username} | readers),
             ]

@@ -37,6 +37,7 @@ def _concrete(route: str) -> str:
     # Router prefixes with named regex groups (team members API).
     route = re.sub(r"\(\?P<slug>[^)]*\)", "payments", route)
     route = re.sub(r"\(\?P<username>[^)]*\)", "alice", route)
+    route = re.sub(r"\(\?P<cluster>[^)]*\)", "dev", route)
     assert "<" not in route and "(?" not in route, f"add a filler for {route}"
     return "/" + route
 

@@ -112,7 +112,9 @@ def test_request_approve_worker_cluster_noop_errors_offboarding_delete(
     assert {b.metadata.name for b in rbac.list_namespaced_role_binding(namespace.name).items} == {"portal-alice-edit", "portal-bob-admin"}
 
     # 4. The cluster errors: the worker retries with backoff, the error is visible, then Ready.
-    handle.faults.fail_next(3, status=503, verbs=("patch",))
+    # Four 503s: the first meets the approval's preflight dry run (a cluster that
+    # cannot answer is not a denial: the approval goes ahead), three the worker.
+    handle.faults.fail_next(4, status=503, verbs=("patch",))
     second = request_namespace(api_client_for, member, manager, "payments-staging")
     wait_for(lambda: Namespace.objects.filter(pk=second.pk, phase=Phase.PROVISIONING).exclude(last_error="").exists(),
              timeout=20, message="error visible while Provisioning")

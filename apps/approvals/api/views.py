@@ -8,11 +8,14 @@ clients (an approval bot, the CLI) that decide whatever is waiting.
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers
+from rest_framework.decorators import action
+from rest_framework.response import Response
 
-from apps.approvals.selectors import request_timeline
+from apps.approvals.selectors import request_preflight, request_timeline
 from apps.approvals.viewsets import RequestSerializer, RequestWorkflowViewSet, workflow_schema
+from apps.core.api.errors import error_responses
 
 
 class TimelineStepSerializer(serializers.Serializer):
@@ -41,6 +44,21 @@ class AnyRequestSerializer(RequestSerializer):
         return TimelineStepSerializer(request_timeline(obj), many=True).data
 
 
+class PreflightItemSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    name = serializers.CharField()
+    outcome = serializers.ChoiceField(choices=["accepted", "denied", "not_checked"])
+    message = serializers.CharField(help_text="The cluster's message for a denial; why it was not checked")
+    warnings = serializers.ListField(child=serializers.CharField(), help_text="Admission warnings (e.g. Pod Security)")
+
+
+class PreflightSerializer(serializers.Serializer):
+    supported = serializers.BooleanField(help_text="false for kinds that apply nothing to a cluster (e.g. join requests)")
+    denied = serializers.BooleanField(help_text="true: approving needs an override_reason")
+    error = serializers.CharField(help_text="The cluster could not be asked (not a denial)")
+    items = PreflightItemSerializer(many=True)
+
+
 @workflow_schema(noun="request (any kind)", output=AnyRequestSerializer, tag="requests", cancel=False)
 class RequestViewSet(RequestWorkflowViewSet):
     """``/api/v1/requests/`` (filters ``kind``, ``state``, ``team``, ``cluster``, ``requester``), ``/{id}/``,
@@ -52,3 +70,20 @@ class RequestViewSet(RequestWorkflowViewSet):
 
     def get_serializer_context(self):
         return {**super().get_serializer_context(), "with_timeline": self.action != "list"}
+
+    @extend_schema(
+        summary="Preflight a request: the cluster's admission verdict on what approving applies", tags=["requests"],
+        parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH, description="Id of the request")],
+        description="A server-side dry run (`dryRun=All`, the portal's field manager) of every object approving applies, "
+                    "per object accepted / denied (with the cluster's message) / not_checked, plus admission warnings. "
+                    "Nothing is written. An unreachable cluster is `error`, not a denial.",
+        responses={200: PreflightSerializer, **error_responses(401, 404)},
+    )
+    @action(detail=True, methods=["get"])
+    def preflight(self, request, pk=None):
+        verdict = request_preflight(self.get_object())
+        if verdict is None:
+            return Response({"supported": False, "denied": False, "error": "", "items": []})
+        items = [{"kind": i.kind, "name": i.name, "outcome": i.outcome, "message": i.message, "warnings": i.warnings}
+                 for i in verdict["items"]]
+        return Response({"supported": True, "denied": verdict["denied"], "error": verdict["error"], "items": items})
