@@ -36,8 +36,8 @@ from apps.clusters.models import Cluster
 from apps.namespaces.models import Namespace
 from apps.onboarding.models import IssuedCertificate
 from apps.quotas.models import TeamBudget
-from apps.violations.models import Violation
 from apps.teams.models import Membership, Team
+from apps.violations.models import Violation
 from tests.conftest import make_user
 from tests.figures import report
 from tests.pages import make_cluster, make_namespace, make_request
