@@ -14,4 +14,5 @@ urlpatterns = [
     path("", include("apps.quotas.api.urls")),
     path("", include("apps.approvals.api.urls")),
     path("", include("apps.violations.api.urls")),
+    path("", include("apps.usage.api.urls")),
 ]

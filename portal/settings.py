@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "apps.onboarding",
     "apps.quotas",
     "apps.violations",
+    "apps.usage",
 ]
 
 MIDDLEWARE = [
@@ -232,6 +233,8 @@ CELERY_BEAT_SCHEDULE = {
     "check-cluster-health": {"task": "apps.clusters.tasks.check_all_health", "schedule": timedelta(seconds=env_int("HEALTH_INTERVAL_SECONDS", 60))},
     # The book recommends an hourly reaper; expiry is coarse (hours), and
     # each run only flips rows to Terminating, the deletes run as tasks.
+    "sync-usage": {"task": "apps.usage.tasks.sync_all", "schedule": timedelta(seconds=env_int("USAGE_SYNC_INTERVAL_SECONDS", 300))},
+    "prune-usage": {"task": "apps.usage.tasks.rollup_and_prune", "schedule": timedelta(seconds=3600)},
     "sync-violations": {"task": "apps.violations.tasks.sync_all", "schedule": timedelta(seconds=env_int("VIOLATIONS_INTERVAL_SECONDS", 300))},
     "reap-expired-namespaces": {"task": "apps.namespaces.tasks.reap_expired", "schedule": timedelta(seconds=env_int("REAPER_INTERVAL_SECONDS", 3600))},
 }
@@ -331,6 +334,10 @@ DEFAULT_NAMESPACE_QUOTA = {
     "limits.memory": "8Gi",
     "pods": "50",
 }
+# Quota usage history: raw samples (one per namespace per sync) for this many
+# hours, then hourly max/mean roll-ups for this many days.
+USAGE_RAW_RETENTION_HOURS = env_int("USAGE_RAW_RETENTION_HOURS", 48)
+USAGE_HOURLY_RETENTION_DAYS = env_int("USAGE_HOURLY_RETENTION_DAYS", 35)
 # Longest lifetime a namespace request may ask for (hours).
 NAMESPACE_MAX_TTL_HOURS = env_int("NAMESPACE_MAX_TTL_HOURS", 24 * 90)
 # How long after its expiry time the reaper waits before deleting a

@@ -18,7 +18,7 @@ class ClusterAdmin(admin.ModelAdmin):
     list_display = ("name", "api_server_url", "health", "server_version", "health_checked_at", "default_pod_security", "auth_kind")
     list_filter = ("health", "default_pod_security", "auth_kind")
     search_fields = ("name", "api_server_url")
-    fields = ("name", "api_server_url", "auth_kind", "ca_bundle", "default_pod_security", "labels",
+    fields = ("name", "api_server_url", "auth_kind", "ca_bundle", "default_pod_security", "labels", "capacity",
               "health", "health_message", "health_checked_at", "server_version", "created_at", "updated_at")
     readonly_fields = ("name", "api_server_url", "auth_kind", "ca_bundle", "health", "health_message", "health_checked_at",
                        "server_version", "created_at", "updated_at")

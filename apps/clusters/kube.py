@@ -675,13 +675,19 @@ def served_resources(cluster, group_version: str) -> list[dict] | None:
     return [r for r in data.get("resources") or [] if "/" not in r.get("name", "")]
 
 
-def list_pages(cluster, path: str, *, action: str, label_selector: str = "", page_size: int = 500) -> Iterator[dict]:
-    """Every item of a collection path (all namespaces unless the path names one), ``page_size`` per request."""
+def list_pages(cluster, path: str, *, action: str, label_selector: str = "", page_size: int = 500,
+               calls: list | None = None) -> Iterator[dict]:
+    """Every item of a collection path (all namespaces unless the path names one), ``page_size`` per request.
+
+    With a ``calls`` list, one entry is appended per request made (to count them).
+    """
     query = [("labelSelector", label_selector)] if label_selector else []
     continue_token = ""
     while True:
         page_query = query + [("limit", str(page_size))] + ([("continue", continue_token)] if continue_token else [])
         data = _request(cluster, "GET", path, action=action, query=page_query)
+        if calls is not None:
+            calls.append(path)
         yield from data.get("items") or []
         continue_token = (data.get("metadata") or {}).get("continue") or ""
         if not continue_token:

@@ -1,6 +1,8 @@
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from apps.clusters import crypto
+from apps.core import quantities
 
 
 class PodSecurityLevel(models.TextChoices):
@@ -28,6 +30,9 @@ class Cluster(models.Model):
     credentials_encrypted = models.TextField(editable=False)
     default_pod_security = models.CharField(max_length=16, choices=PodSecurityLevel.choices, default=PodSecurityLevel.RESTRICTED)
     labels = models.JSONField(default=dict, blank=True, help_text='e.g. {"env": "prod", "region": "eu-west-1"}')
+    capacity = models.JSONField(default=dict, blank=True,
+                                help_text='What the cluster can give teams, resource -> quantity, e.g. {"requests.cpu": "64", '
+                                          '"requests.memory": "256Gi"}; compared with the sum of namespace quotas')
     health = models.CharField(max_length=16, choices=Health.choices, default=Health.UNKNOWN)
     health_message = models.TextField(blank=True)
     health_checked_at = models.DateTimeField(null=True, blank=True)
@@ -44,6 +49,22 @@ class Cluster(models.Model):
 
     def __str__(self):
         return self.name
+
+    def clean(self):
+        if not isinstance(self.capacity, dict):
+            raise ValidationError({"capacity": 'must be an object of resource name to quantity, e.g. {"requests.cpu": "64"}'})
+        problems = []
+        for resource, value in self.capacity.items():
+            if resource not in quantities.QUOTA_RESOURCES:
+                problems.append(f"{resource}: unknown resource; allowed: {', '.join(quantities.QUOTA_RESOURCES)}")
+                continue
+            try:
+                if quantities.parse(value) <= 0:
+                    problems.append(f"{resource}: must be greater than zero")
+            except (TypeError, ValueError) as exc:
+                problems.append(f"{resource}: {exc}")
+        if problems:
+            raise ValidationError({"capacity": problems})
 
     def set_credentials(self, credentials: dict) -> None:
         """``{"token": ...}`` or ``{"client_certificate": pem, "client_key": pem}``."""

@@ -113,6 +113,7 @@ def cluster_snapshot(cluster: Cluster) -> dict:
         "ca_sha256": hashlib.sha256(cluster.ca_bundle.encode()).hexdigest()[:16] if cluster.ca_bundle else "",
         "default_pod_security": cluster.default_pod_security,
         "labels": cluster.labels,
+        "capacity": cluster.capacity,
     }
 
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 from apps.approvals.models import Request
 from apps.core import quantities
 from apps.quotas.models import ApprovalRule
+from apps.usage.selectors import peak_usage
 
 
 def _parse_all(values: dict) -> dict[str, Decimal] | None:
@@ -35,25 +36,6 @@ def _within_increase(rule: ApprovalRule, asked: dict[str, Decimal], previous: di
     """Every resource at most ``max_increase_percent`` above its current value; a new resource is not an increase we can bound."""
     factor = 1 + Decimal(rule.max_increase_percent) / 100
     return all(resource in previous and value <= previous[resource] * factor for resource, value in asked.items())
-
-
-def peak_usage(namespace, resources: list[str], since) -> dict[str, Decimal]:
-    """The highest ``status.used`` per resource observed since ``since``.
-
-    Read from the last observation stored on the namespace (``quota_used``,
-    written at every reconcile and usage sync); an observation older than
-    ``since`` counts as no data, so a rule never approves on stale figures.
-    """
-    if namespace is None or namespace.quota_observed_at is None or namespace.quota_observed_at < since:
-        return {}
-    peaks = {}
-    for resource in resources:
-        raw = (namespace.quota_used or {}).get(resource)
-        try:
-            peaks[resource] = quantities.parse(raw)
-        except (TypeError, ValueError):
-            continue  # not observed: no data for that resource
-    return peaks
 
 
 def _utilised(rule: ApprovalRule, request: Request, previous: dict[str, Decimal]) -> bool:

@@ -154,6 +154,7 @@ def concrete(route: str, world: World, side: str) -> str:
     o = world.objects[side]
     pk_for = [
         (r"^namespaces/<int:pk>", o["namespace"].pk), (r"^api/v1/namespaces/\(\?P<pk>", o["namespace"].pk),
+        (r"^api/v1/namespaces/<int:pk>", o["namespace"].pk),
         (r"^requests/<int:pk>", o["request"].pk), (r"^api/v1/namespace-requests/\(\?P<pk>", o["request"].pk),
         (r"^api/v1/membership-requests/\(\?P<pk>", o["join"].pk), (r"^onboarding/join/<int:pk>", o["join"].pk),
         (r"^api/v1/quota-requests/\(\?P<pk>", o["quota"].pk), (r"^api/v1/requests/\(\?P<pk>", o["request"].pk),
@@ -162,7 +163,8 @@ def concrete(route: str, world: World, side: str) -> str:
         (r"^teams/<slug:slug>/members/<int:pk>", o["membership"].pk), (r"^teams/users/<int:pk>", o["user"].pk),
     ]
     pk = next((value for pattern, value in pk_for if re.match(pattern, route)), None)
-    url = re.sub(r"<slug:\w+>|\(\?P<slug>[^)]*\)", o["team"].slug, route)
+    url = re.sub(r"<slug:name>", world.cluster.name, route)  # /api/v1/clusters/<name>/usage/
+    url = re.sub(r"<slug:\w+>|\(\?P<slug>[^)]*\)", o["team"].slug, url)
     url = re.sub(r"\(\?P<username>[^)]*\)", o["user"].username, url)
     url = re.sub(r"\(\?P<cluster>[^)]*\)", world.cluster.name, url)
     if pk is not None:

@@ -33,6 +33,7 @@ def _concrete(route: str) -> str:
     """A URL for the route: path converters and regex groups filled with plausible values."""
     route = route.replace("^", "").replace("$", "")
     route = re.sub(r"<int:\w+>|\(\?P<\w+>\[0-9\]\+\)", "1", route)
+    route = re.sub(r"<slug:name>", "dev", route)
     route = re.sub(r"<slug:\w+>", "payments", route)
     # Router prefixes with named regex groups (team members API).
     route = re.sub(r"\(\?P<slug>[^)]*\)", "payments", route)

@@ -22,6 +22,7 @@ from apps.namespaces.models import Namespace, QuotaTier
 from apps.namespaces.services import namespace_reconcile
 from apps.quotas.models import ApprovalRule, TeamBudget
 from apps.quotas.services import quota_request_submit
+from apps.usage.models import UsageSample
 from tests.conftest import official_client
 from tests.pages import make_cluster, make_namespace
 
@@ -261,10 +262,15 @@ BCGOV = dict(name="bcgov: +50% when busy", order=10, kind=ApprovalRule.Kind.QUOT
              min_utilisation={"requests.cpu": 35, "requests.memory": 35}, window_days=14)
 
 
+def used(namespace, age: timedelta, **values) -> None:
+    """A usage sample as the usage sync records it (numbers in base units)."""
+    UsageSample.objects.create(namespace=namespace, taken_at=timezone.now() - age, used=values, hard={})
+
+
 def test_busy_namespace_gets_a_modest_increase_approved_by_the_rule(api_client_for, member, dev_namespace):
     ApprovalRule.objects.create(**BCGOV)
-    Namespace.objects.filter(pk=dev_namespace.pk).update(quota_used={"requests.cpu": "800m", "requests.memory": "2Gi"},
-                                                         quota_observed_at=timezone.now() - timedelta(hours=2))
+    used(dev_namespace, timedelta(hours=2), **{"requests.cpu": 0.8, "requests.memory": 2.0 * 2**30})
+    used(dev_namespace, timedelta(hours=1), **{"requests.cpu": 0.2, "requests.memory": 1.0 * 2**30})  # the peak counts
     response = submit(api_client_for(member), dev_namespace)  # cpu 2 -> 3 (+50 %), memory unchanged
     assert response.status_code == 201
     body = response.json()
@@ -276,22 +282,21 @@ def test_busy_namespace_gets_a_modest_increase_approved_by_the_rule(api_client_f
     assert one["timeline"][1]["title"] == f"Approved by rule {BCGOV['name']}"
 
 
-@pytest.mark.parametrize(("used", "quota", "why"), [
-    ({"requests.cpu": "500m", "requests.memory": "2Gi"}, BIGGER, "cpu 25 % used, under 35 %"),
-    ({"requests.cpu": "800m", "requests.memory": "2Gi"}, {**QUOTA, "requests.cpu": "4", "limits.cpu": "8"}, "+100 %"),
-    ({"requests.cpu": "800m"}, BIGGER, "memory never observed"),
+@pytest.mark.parametrize(("values", "quota", "why"), [
+    ({"requests.cpu": 0.5, "requests.memory": 2.0 * 2**30}, BIGGER, "cpu 25 % used, under 35 %"),
+    ({"requests.cpu": 0.8, "requests.memory": 2.0 * 2**30}, {**QUOTA, "requests.cpu": "4", "limits.cpu": "8"}, "+100 %"),
+    ({"requests.cpu": 0.8}, BIGGER, "memory never observed"),
 ])
-def test_rule_does_not_match_so_a_manager_decides(api_client_for, member, dev_namespace, used, quota, why):
+def test_rule_does_not_match_so_a_manager_decides(api_client_for, member, dev_namespace, values, quota, why):
     ApprovalRule.objects.create(**BCGOV)
-    Namespace.objects.filter(pk=dev_namespace.pk).update(quota_used=used, quota_observed_at=timezone.now())
+    used(dev_namespace, timedelta(minutes=5), **values)
     body = submit(api_client_for(member), dev_namespace, quota=quota).json()
     assert body["state"] == "submitted" and body["decided_by_rule"] == "", why
 
 
 def test_stale_usage_never_auto_approves(api_client_for, member, dev_namespace):
     ApprovalRule.objects.create(**BCGOV)
-    Namespace.objects.filter(pk=dev_namespace.pk).update(quota_used={"requests.cpu": "2", "requests.memory": "4Gi"},
-                                                         quota_observed_at=timezone.now() - timedelta(days=20))
+    used(dev_namespace, timedelta(days=20), **{"requests.cpu": 2.0, "requests.memory": 4.0 * 2**30})
     assert submit(api_client_for(member), dev_namespace).json()["state"] == "submitted"
 
 

@@ -1,0 +1,99 @@
+"""Usage figures for pages and the API: current, history, team and cluster totals, and peaks for approval rules."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.utils import timezone
+
+from apps.core import quantities
+from apps.namespaces.models import Namespace
+from apps.usage.models import ClusterUsageState, TeamUsageHourly, UsageHourly, UsageSample
+from apps.usage.services import NOT_LIVE, numbers
+
+WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
+
+
+def namespace_history(namespace, window: str = "24h", now: datetime | None = None) -> list[dict]:
+    """Points ``{"at", "used": {resource: number}, "hard": {...}}``, oldest first: raw samples for 24h, hourly max beyond."""
+    now = now or timezone.now()
+    since = now - WINDOWS[window]
+    if window == "24h":
+        return [{"at": s.taken_at, "used": s.used, "hard": s.hard}
+                for s in UsageSample.objects.filter(namespace=namespace, taken_at__gte=since).order_by("taken_at")]
+    return [{"at": h.hour, "used": h.max, "hard": h.hard}
+            for h in UsageHourly.objects.filter(namespace=namespace, hour__gte=since).order_by("hour")]
+
+
+def peak_usage(namespace, resources: list[str], since: datetime) -> dict[str, Decimal]:
+    """The highest ``status.used`` per resource seen since ``since`` (raw samples and hourly maxima); a resource never seen is absent."""
+    peaks: dict[str, float] = {}
+    rows = [s.used for s in UsageSample.objects.filter(namespace=namespace, taken_at__gte=since).only("used")]
+    rows += [h.max for h in UsageHourly.objects.filter(namespace=namespace, hour__gte=since).only("max")]
+    for used in rows:
+        for resource in resources:
+            if resource in used:
+                peaks[resource] = max(peaks.get(resource, 0.0), used[resource])
+    return {resource: Decimal(str(value)) for resource, value in peaks.items()}
+
+
+def cluster_staleness(cluster_ids) -> dict[int, ClusterUsageState]:
+    return {s.cluster_id: s for s in ClusterUsageState.objects.filter(cluster_id__in=list(set(cluster_ids)))}
+
+
+def team_usage(team, now: datetime | None = None) -> list[dict]:
+    """Per cluster the team has namespaces on: summed hard and used now, the budget, 7 days of hourly totals, staleness.
+
+    Four queries whatever the number of namespaces (sums in Python over one
+    query of the team's live namespaces; history from the team roll-up).
+    """
+    from apps.quotas.models import TeamBudget
+
+    now = now or timezone.now()
+    live = Namespace.objects.filter(team=team).exclude(phase__in=NOT_LIVE).values_list("cluster_id", "cluster__name", "quota", "quota_used")
+    per_cluster: dict[int, dict] = {}
+    for cluster_id, cluster_name, quota, used in live:
+        entry = per_cluster.setdefault(cluster_id, {"cluster": cluster_name, "namespaces": 0, "hard": defaultdict(float), "used": defaultdict(float)})
+        entry["namespaces"] += 1
+        for resource, value in numbers(quota).items():
+            entry["hard"][resource] += value
+        for resource, value in numbers(used).items():
+            entry["used"][resource] += value
+    budgets = {b.cluster_id: b.hard for b in TeamBudget.objects.filter(team=team, cluster_id__in=list(per_cluster))}
+    history = defaultdict(list)
+    for row in TeamUsageHourly.objects.filter(team=team, hour__gte=now - WINDOWS["7d"]).order_by("hour"):
+        history[row.cluster_id].append({"at": row.hour, "used": row.used, "hard": row.hard})
+    stale = cluster_staleness(per_cluster)
+    out = []
+    for cluster_id, entry in sorted(per_cluster.items(), key=lambda kv: kv[1]["cluster"]):
+        state = stale.get(cluster_id)
+        out.append({"cluster": entry["cluster"], "namespaces": entry["namespaces"], "hard": dict(entry["hard"]),
+                    "used": dict(entry["used"]), "budget": numbers(budgets.get(cluster_id, {})), "history": history[cluster_id],
+                    "synced_at": state.last_success_at if state else None,
+                    "stale_since": state.failing_since if state else None})
+    return out
+
+
+def cluster_usage(cluster) -> dict:
+    """Allocated (sum of hard over live namespaces) and used against the recorded capacity, and the top teams."""
+    totals, used, teams = defaultdict(float), defaultdict(float), defaultdict(lambda: defaultdict(float))
+    for team_slug, quota, in_use in (Namespace.objects.filter(cluster=cluster).exclude(phase__in=NOT_LIVE)
+                                     .values_list("team__slug", "quota", "quota_used")):
+        for resource, value in numbers(quota).items():
+            totals[resource] += value
+            teams[team_slug][resource] += value
+        for resource, value in numbers(in_use).items():
+            used[resource] += value
+    capacity = numbers(cluster.capacity or {})
+    top = sorted(teams.items(), key=lambda kv: (-kv[1].get("requests.cpu", 0.0), kv[0]))[:10]
+    state = ClusterUsageState.objects.filter(cluster=cluster).first()
+    return {"cluster": cluster.name, "allocated": dict(totals), "used": dict(used), "capacity": capacity,
+            "top_teams": [{"team": slug, "allocated": dict(values)} for slug, values in top],
+            "synced_at": state.last_success_at if state else None, "stale_since": state.failing_since if state else None}
+
+
+def fmt(resource: str, value: float) -> str:
+    """A number of base units written as a quantity people read (2Gi, 500m)."""
+    return quantities.format_quantity(Decimal(str(round(value, 6))), resource)
