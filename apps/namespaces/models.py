@@ -74,6 +74,11 @@ class Namespace(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["cluster", "name"], condition=~Q(phase="Deleted"), name="namespace_unique_live_name_per_cluster"),
         ]
+        indexes = [
+            # A team's newest namespaces (team page) and the clusters it is on, without reading all its rows.
+            models.Index(fields=["team", "-id"], name="namespace_team_newest"),
+            models.Index(fields=["team", "cluster"], name="namespace_team_cluster"),
+        ]
 
     def __str__(self):
         return self.name

@@ -124,23 +124,8 @@ def quota_request_budgets(requests: list[Request]) -> dict[int, list[dict]]:
 
 
 def team_budget_overview(team) -> list[dict]:
-    """Per cluster: the team's live namespaces there, their summed quota and the budget (three queries)."""
+    """Per cluster: the team's budget there (allocation and usage are the usage block's, from the last sync). Two queries."""
     from apps.clusters.models import Cluster
 
     budgets = {b.cluster_id: b for b in TeamBudget.objects.filter(team=team)}
-    held: dict[int, list[dict]] = defaultdict(list)
-    for cluster_id, quota in Namespace.objects.filter(team=team).exclude(phase__in=NOT_LIVE).values_list("cluster_id", "quota"):
-        held[cluster_id].append(quota)
-    rows = []
-    for cluster in Cluster.objects.order_by("name"):
-        budget, total = budgets.get(cluster.pk), sum_quotas(held.get(cluster.pk, []))
-        hard = budget.hard if budget else {}
-        resources = []
-        for resource in sorted(set(total.hard) | set(hard)):
-            used = total.hard.get(resource, Decimal(0))
-            limit = _parse(hard.get(resource)) if resource in hard else None
-            resources.append({"resource": resource, "allocated": quantities.format_quantity(used, resource),
-                              "budget": hard.get(resource, ""), "over": limit is not None and used > limit})
-        rows.append({"cluster": cluster, "namespaces": total.namespaces,
-                     "max_namespaces": budget.namespaces if budget else None, "resources": resources})
-    return rows
+    return [{"cluster": cluster, "budget": budgets.get(cluster.pk)} for cluster in Cluster.objects.order_by("name")]

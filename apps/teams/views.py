@@ -38,6 +38,7 @@ from apps.teams.services import (
     user_deactivate,
 )
 
+NAMESPACES_SHOWN = 20
 CERTIFICATE_NOTICE = ("Removing someone deletes their RoleBindings in every namespace of the team in one reconcile pass. "
                       "Certificates already issued stay valid until they expire (Kubernetes cannot revoke them), "
                       "but they grant nothing without the bindings.")
@@ -64,7 +65,9 @@ def _detail_context(request, team, add_form=None):
     return {
         "team": team, "members": members, "can_manage": manage, "pending": pending,
         "can_edit": manage, "budget": sorted((team.budget or {}).items()),
-        "namespaces": namespaces_of_team(team).select_related("cluster"),
+        # The newest few; the dashboard lists them all (a team may have thousands).
+        "namespaces": list(namespaces_of_team(team).select_related("cluster").order_by("-pk")[:NAMESPACES_SHOWN]),
+        "namespace_count": namespaces_of_team(team).count(),
         "add_form": add_form or AddMemberForm(), "roles": Membership.Role.choices, "notice": CERTIFICATE_NOTICE,
         "my_membership": next((m for m in members if m.user_id == request.user.pk), None),
     }

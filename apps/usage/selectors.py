@@ -44,33 +44,26 @@ def cluster_staleness(cluster_ids) -> dict[int, ClusterUsageState]:
 
 
 def team_usage(team, now: datetime | None = None) -> list[dict]:
-    """Per cluster the team has namespaces on: summed hard and used now, the budget, 7 days of hourly totals, staleness.
+    """Per cluster: the team's summed hard and used as of the last usage sync, its budget, 7 days of hourly totals, staleness.
 
-    Four queries whatever the number of namespaces (sums in Python over one
-    query of the team's live namespaces; history from the team roll-up).
+    Read from the team roll-up the sync writes, so it costs the same few
+    queries for 5 namespaces or 5,000.
     """
     from apps.quotas.models import TeamBudget
 
     now = now or timezone.now()
-    live = Namespace.objects.filter(team=team).exclude(phase__in=NOT_LIVE).values_list("cluster_id", "cluster__name", "quota", "quota_used")
-    per_cluster: dict[int, dict] = {}
-    for cluster_id, cluster_name, quota, used in live:
-        entry = per_cluster.setdefault(cluster_id, {"cluster": cluster_name, "namespaces": 0, "hard": defaultdict(float), "used": defaultdict(float)})
-        entry["namespaces"] += 1
-        for resource, value in numbers(quota).items():
-            entry["hard"][resource] += value
-        for resource, value in numbers(used).items():
-            entry["used"][resource] += value
-    budgets = {b.cluster_id: b.hard for b in TeamBudget.objects.filter(team=team, cluster_id__in=list(per_cluster))}
     history = defaultdict(list)
-    for row in TeamUsageHourly.objects.filter(team=team, hour__gte=now - WINDOWS["7d"]).order_by("hour"):
+    latest: dict[int, TeamUsageHourly] = {}
+    for row in TeamUsageHourly.objects.filter(team=team, hour__gte=now - WINDOWS["7d"]).select_related("cluster").order_by("hour"):
         history[row.cluster_id].append({"at": row.hour, "used": row.used, "hard": row.hard})
-    stale = cluster_staleness(per_cluster)
+        latest[row.cluster_id] = row
+    budgets = {b.cluster_id: b.hard for b in TeamBudget.objects.filter(team=team, cluster_id__in=list(latest))}
+    stale = cluster_staleness(latest)
     out = []
-    for cluster_id, entry in sorted(per_cluster.items(), key=lambda kv: kv[1]["cluster"]):
+    for cluster_id, row in sorted(latest.items(), key=lambda kv: kv[1].cluster.name):
         state = stale.get(cluster_id)
-        out.append({"cluster": entry["cluster"], "namespaces": entry["namespaces"], "hard": dict(entry["hard"]),
-                    "used": dict(entry["used"]), "budget": numbers(budgets.get(cluster_id, {})), "history": history[cluster_id],
+        out.append({"cluster": row.cluster.name, "namespaces": row.namespaces, "hard": row.hard, "used": row.used,
+                    "budget": numbers(budgets.get(cluster_id, {})), "history": history[cluster_id],
                     "synced_at": state.last_success_at if state else None,
                     "stale_since": state.failing_since if state else None})
     return out

@@ -164,4 +164,5 @@ def test_team_page_shows_budgets_and_admin_sets_one_on_the_page(client_for, admi
     response = c.post(reverse("quotas:budget", args=["payments", "dev"]), {"namespaces": "4", "hard_requests_cpu": "500m"})
     assert response.status_code == 302
     page = c.get(reverse("teams:detail", args=["payments"])).content.decode()
-    assert "1 / 500m" in page and "over" in page  # 1 cpu allocated against 500m
+    assert "<code>requests.cpu=500m</code>" in page and "at most 4" in page
+    assert TeamBudget.objects.get(team=team).hard == {"requests.cpu": "500m"}

@@ -24,5 +24,5 @@ def namespace_violations(namespace):
 def team_violations(team):
     from apps.namespaces.models import Namespace
 
-    clusters = set(Namespace.objects.filter(team=team).values_list("cluster_id", flat=True))
+    clusters = set(Namespace.objects.filter(team=team).order_by().values_list("cluster_id", flat=True).distinct())
     return _block(team.violations.all(), clusters, "Policy violations in the team's namespaces")
