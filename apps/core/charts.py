@@ -18,13 +18,21 @@ class Bar:
     height: float
     label: str
     value: float
+    text: str
 
 
-def bar_chart(points: list[tuple[str, float]], *, width: int = 600, height: int = 120, gap: float = 2.0) -> dict:
-    """Geometry of a bar chart of ``points`` (label, value); the tallest bar fills the height."""
-    peak = max((value for _, value in points), default=0) or 1
+def bar_chart(points: list[tuple[str, float]], *, width: int = 600, height: int = 120, gap: float = 2.0,
+              ceiling: float | None = None, fmt=None) -> dict:
+    """Geometry of a bar chart of ``points`` (label, value).
+
+    The top of the chart is ``ceiling`` (e.g. the quota's hard value) or the
+    tallest bar; ``fmt(value)`` writes a value for people (default ``str``).
+    """
+    fmt = fmt or (lambda v: f"{v:g}")
+    peak = max((value for _, value in points), default=0)
+    top = max(ceiling or 0, peak) or 1
     step = width / max(len(points), 1)
-    bars = [Bar(x=round(i * step + gap / 2, 2), y=round(height - value / peak * height, 2), width=round(max(step - gap, 1), 2),
-                height=round(value / peak * height, 2), label=label, value=value) for i, (label, value) in enumerate(points)]
-    return {"bars": bars, "width": width, "height": height, "peak": max((v for _, v in points), default=0),
+    bars = [Bar(x=round(i * step + gap / 2, 2), y=round(height - value / top * height, 2), width=round(max(step - gap, 1), 2),
+                height=round(value / top * height, 2), label=label, value=value, text=fmt(value)) for i, (label, value) in enumerate(points)]
+    return {"bars": bars, "width": width, "height": height, "peak": fmt(peak), "top": fmt(top),
             "first": points[0][0] if points else "", "last": points[-1][0] if points else ""}

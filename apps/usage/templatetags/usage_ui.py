@@ -20,8 +20,8 @@ def _charts(points: list[dict], window: str, resources) -> list[dict]:
         if not any(v for _, v in values):
             continue
         hard = points[-1]["hard"].get(resource) if points else None
-        chart = bar_chart(values)
-        chart.update(peak_text=fmt(resource, chart["peak"]), hard_text=fmt(resource, hard) if hard else "")
+        chart = bar_chart(values, height=60, ceiling=hard, fmt=lambda v, r=resource: fmt(r, v))
+        chart.update(hard_text=fmt(resource, hard) if hard else "")
         charts.append({"resource": resource, "chart": chart, "id": f"usage-{resource.replace('.', '-')}"})
     return charts
 
