@@ -37,6 +37,25 @@ FAST_PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(autouse=True)
+def _seeded_quota_tiers(request):
+    """The tiers migration 0005 seeds, present in every test that uses the database.
+
+    Transactional tests (live server, real worker) flush every table when
+    they end, data migrations included; the next test would find no tiers.
+    """
+    marker = request.node.get_closest_marker("django_db")
+    db_fixture = next((name for name in ("transactional_db", "live_server", "db") if name in request.fixturenames), None)
+    if db_fixture is None and marker is None:
+        return
+    request.getfixturevalue(db_fixture or ("transactional_db" if marker.kwargs.get("transaction") else "db"))
+    import importlib
+
+    from django.apps import apps as django_apps
+
+    importlib.import_module("apps.namespaces.migrations.0005_default_tiers").create(django_apps, None)
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hasher(request, settings):
     if request.node.get_closest_marker("real_password_hashing") is None:
         settings.PASSWORD_HASHERS = FAST_PASSWORD_HASHERS

@@ -69,22 +69,37 @@ def team_usage(team, now: datetime | None = None) -> list[dict]:
     return out
 
 
-def cluster_usage(cluster) -> dict:
-    """Allocated (sum of hard over live namespaces) and used against the recorded capacity, and the top teams."""
-    totals, used, teams = defaultdict(float), defaultdict(float), defaultdict(lambda: defaultdict(float))
-    for team_slug, quota, in_use in (Namespace.objects.filter(cluster=cluster).exclude(phase__in=NOT_LIVE)
-                                     .values_list("team__slug", "quota", "quota_used")):
+def clusters_usage(clusters) -> list[dict]:
+    """For each cluster: allocated (sum of hard over live namespaces) and used against its capacity, and its top teams.
+
+    Two queries for all the clusters together.
+    """
+    clusters = list(clusters)
+    totals = defaultdict(lambda: defaultdict(float))
+    used = defaultdict(lambda: defaultdict(float))
+    teams = defaultdict(lambda: defaultdict(lambda: defaultdict(float)))
+    for cluster_id, team_slug, quota, in_use in (Namespace.objects.filter(cluster__in=clusters).exclude(phase__in=NOT_LIVE)
+                                                 .values_list("cluster_id", "team__slug", "quota", "quota_used")):
         for resource, value in numbers(quota).items():
-            totals[resource] += value
-            teams[team_slug][resource] += value
+            totals[cluster_id][resource] += value
+            teams[cluster_id][team_slug][resource] += value
         for resource, value in numbers(in_use).items():
-            used[resource] += value
-    capacity = numbers(cluster.capacity or {})
-    top = sorted(teams.items(), key=lambda kv: (-kv[1].get("requests.cpu", 0.0), kv[0]))[:10]
-    state = ClusterUsageState.objects.filter(cluster=cluster).first()
-    return {"cluster": cluster.name, "allocated": dict(totals), "used": dict(used), "capacity": capacity,
-            "top_teams": [{"team": slug, "allocated": dict(values)} for slug, values in top],
-            "synced_at": state.last_success_at if state else None, "stale_since": state.failing_since if state else None}
+            used[cluster_id][resource] += value
+    states = cluster_staleness([c.pk for c in clusters])
+    out = []
+    for cluster in clusters:
+        top = sorted(teams[cluster.pk].items(), key=lambda kv: (-kv[1].get("requests.cpu", 0.0), kv[0]))[:10]
+        state = states.get(cluster.pk)
+        out.append({"cluster": cluster.name, "allocated": dict(totals[cluster.pk]), "used": dict(used[cluster.pk]),
+                    "capacity": numbers(cluster.capacity or {}),
+                    "top_teams": [{"team": slug, "allocated": dict(values)} for slug, values in top],
+                    "synced_at": state.last_success_at if state else None, "stale_since": state.failing_since if state else None})
+    return out
+
+
+def cluster_usage(cluster) -> dict:
+    """One cluster's figures (``clusters_usage``)."""
+    return clusters_usage([cluster])[0]
 
 
 def fmt(resource: str, value: float) -> str:

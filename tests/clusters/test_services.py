@@ -23,7 +23,7 @@ def test_admin_registration_is_audited_with_the_admin_and_without_secrets(kubesi
 
     event = AuditEvent.objects.get(action="cluster.register")
     assert event.actor == admin_user and event.target_id == str(cluster.pk)
-    assert set(event.after) == {"name", "api_server_url", "auth_kind", "ca_sha256", "default_pod_security", "labels", "context"}
+    assert set(event.after) == {"name", "api_server_url", "auth_kind", "ca_sha256", "default_pod_security", "labels", "capacity", "context"}
     assert "BEGIN" not in str(event.after)
 
 

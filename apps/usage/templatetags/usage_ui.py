@@ -3,7 +3,7 @@
 from django import template
 
 from apps.core.charts import bar_chart
-from apps.usage.selectors import WINDOWS, cluster_usage, fmt, namespace_history, team_usage
+from apps.usage.selectors import WINDOWS, clusters_usage, fmt, namespace_history, team_usage
 
 register = template.Library()
 CHARTED = ("requests.cpu", "requests.memory", "limits.cpu", "limits.memory", "pods")
@@ -49,14 +49,17 @@ def team_usage_block(team):
     return {"rows": rows, "team": team}
 
 
-@register.inclusion_tag("usage/_cluster.html")
-def cluster_usage_block(cluster):
-    figures = cluster_usage(cluster)
-    resources = sorted(set(figures["allocated"]) | set(figures["capacity"]))
-    lines = [{"resource": r, "allocated": fmt(r, figures["allocated"].get(r, 0.0)), "used": fmt(r, figures["used"].get(r, 0.0)),
-              "capacity": fmt(r, figures["capacity"][r]) if r in figures["capacity"] else "",
-              "percent": int(min(100, figures["allocated"].get(r, 0.0) * 100 / figures["capacity"][r])) if figures["capacity"].get(r) else None}
-             for r in resources]
-    top = [{"team": t["team"], "cpu": fmt("requests.cpu", t["allocated"].get("requests.cpu", 0.0)),
-            "memory": fmt("requests.memory", t["allocated"].get("requests.memory", 0.0))} for t in figures["top_teams"]]
-    return {"figures": figures, "lines": lines, "top": top, "cluster": cluster}
+@register.inclusion_tag("usage/_clusters.html")
+def clusters_usage_block(clusters):
+    """Every cluster's allocation against its capacity (two queries for all of them)."""
+    blocks = []
+    for cluster, figures in zip(clusters, clusters_usage(clusters), strict=True):
+        resources = sorted(set(figures["allocated"]) | set(figures["capacity"]))
+        lines = [{"resource": r, "allocated": fmt(r, figures["allocated"].get(r, 0.0)), "used": fmt(r, figures["used"].get(r, 0.0)),
+                  "capacity": fmt(r, figures["capacity"][r]) if r in figures["capacity"] else "",
+                  "percent": int(min(100, figures["allocated"].get(r, 0.0) * 100 / figures["capacity"][r])) if figures["capacity"].get(r) else None}
+                 for r in resources]
+        top = [{"team": t["team"], "cpu": fmt("requests.cpu", t["allocated"].get("requests.cpu", 0.0)),
+                "memory": fmt("requests.memory", t["allocated"].get("requests.memory", 0.0))} for t in figures["top_teams"]]
+        blocks.append({"figures": figures, "lines": lines, "top": top, "cluster": cluster})
+    return {"blocks": blocks}
