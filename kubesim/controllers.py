@@ -18,6 +18,7 @@ poll, and kubectl's ``wait`` still works because it just finds the end state.
   has its content deleted, then disappears once nothing is left (objects held
   by finalizers keep it Terminating, as in a real cluster).
 * ClusterRole aggregation (pkg/controller/clusterroleaggregation).
+* CustomResourceDefinitions and Gatekeeper ConstraintTemplates (:mod:`kubesim.crds`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import logging
 import threading
 
 from . import errors, quantity, rbac, resources
+from .crds import CustomResources
 from .quantity import Quantity
 
 log = logging.getLogger(__name__)
@@ -215,11 +217,14 @@ class Controllers:
         self.NS = _rt("", "v1", "namespaces")
         self.CSR = _rt("certificates.k8s.io", "v1", "certificatesigningrequests")
         self.CLUSTERROLES = _rt(rbac.RBAC_GROUP, "v1", "clusterroles")
+        self.custom = CustomResources(store)
 
     # ------------------------------------------------------------------ dispatch
     def on_change(self, rt, event_type: str, obj: dict, old: dict | None) -> None:
         """React to one committed write (registered with ``store.add_listener``)."""
         try:
+            if self.custom.on_change(rt, event_type, obj, old):
+                return
             if rt == self.NS:
                 if (obj.get("status") or {}).get("phase") == "Terminating" and event_type != "DELETED":
                     self.finalize_namespace(obj["metadata"]["name"])
@@ -251,6 +256,7 @@ class Controllers:
     def resync(self) -> None:
         """Bring everything to its desired state once (start-up, after loading persisted objects)."""
         self.aggregate_cluster_roles()
+        self.custom.resync()
         namespaces, _ = self.store.list(self.NS)
         for ns in namespaces:
             if (ns.get("status") or {}).get("phase") == "Terminating":

@@ -80,7 +80,7 @@ def definition_name(group: str, version: str, kind: str) -> str:
     ``rbac.authorization.k8s.io`` is ``rbac``); custom resources use the
     reversed group, as the CRD handler does (``sh.gatekeeper.constraints.v1beta1.K8sRequiredLabels``).
     """
-    if resources.is_custom(_rt_stub(group)):
+    if resources.is_custom(_rt_stub(group)) or any(rt.custom for rt in resources.kinds_in_group(group)):
         return ".".join(reversed(group.split("."))) + f".{version}.{kind}"
     package = "core" if not group else group.split(".", 1)[0]
     return f"io.k8s.api.{package}.{version}.{kind}"
@@ -121,12 +121,22 @@ _DEFAULT_TOP_LEVEL = {"spec": _PRESERVE, "status": _PRESERVE}
 
 
 def _custom_schema(rt: ResourceType, kind: str | None = None) -> dict:
-    """A permissive CRD schema: typed metadata, the CRD's top-level fields keep unknown fields inside."""
+    """A CRD's schema: typed metadata, then the CRD's own ``openAPIV3Schema`` properties (permissive ones for the
+    built-in custom kinds)."""
     properties = {
         "apiVersion": {"type": "string"},
         "kind": {"type": "string"},
         "metadata": {"allOf": [{"$ref": f"#/components/schemas/{_META}ObjectMeta"}]},
     }
+    if rt.schema is not None:
+        own = copy.deepcopy(rt.schema.get("properties") or {})
+        for name in ("apiVersion", "kind", "metadata"):
+            own.pop(name, None)
+        properties.update(own)
+        schema = {"type": "object", "properties": properties, "x-kubernetes-group-version-kind": [_gvk(rt, kind)]}
+        if rt.schema.get("x-kubernetes-preserve-unknown-fields"):
+            schema["x-kubernetes-preserve-unknown-fields"] = True
+        return schema
     properties.update(copy.deepcopy(_CUSTOM_TOP_LEVEL.get(rt.group, _DEFAULT_TOP_LEVEL)))
     return {"type": "object", "properties": properties, "x-kubernetes-group-version-kind": [_gvk(rt, kind)]}
 
@@ -389,7 +399,8 @@ def _article(kind: str) -> str:
 
 def _fingerprint() -> tuple:
     """Identity of the registered types; documents are rebuilt only when it changes (new constraint kinds)."""
-    return tuple((rt.group, rt.version, rt.plural, rt.kind, rt.namespaced, rt.verbs, rt.subresources) for rt in resources.all_types())
+    return tuple((rt.group, rt.version, rt.plural, rt.kind, rt.namespaced, rt.verbs, rt.subresources,
+                  json.dumps(rt.schema, sort_keys=True) if rt.schema is not None else "") for rt in resources.all_types())
 
 
 def _gv_path(group: str, version: str) -> str:

@@ -10,7 +10,7 @@ ones.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 CREATE_ONLY = ("create",)
@@ -33,6 +33,10 @@ class ResourceType:
     # never stored; ``stored`` tells the server which path to take.
     stored: bool = True
     categories: tuple[str, ...] = ()
+    # Served because a CustomResourceDefinition says so: its objects keep the
+    # fields their schema allows (``schema``: the CRD's openAPIV3Schema).
+    custom: bool = False
+    schema: dict | None = field(default=None, compare=False, hash=False)
 
     @property
     def api_version(self) -> str:
@@ -162,6 +166,8 @@ _BUILTINS = [
                  "selfsubjectreview", (), CREATE_ONLY, (), False),
     ResourceType("authentication.k8s.io", "v1", "tokenreviews", "TokenReview", False,
                  "tokenreview", (), CREATE_ONLY, (), False),
+    ResourceType("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False,
+                 "customresourcedefinition", ("crd", "crds"), ALL_VERBS, ("status",), categories=("api-extensions",)),
     ResourceType("templates.gatekeeper.sh", "v1", "constrainttemplates", "ConstraintTemplate", False,
                  "constrainttemplate", (), ALL_VERBS, ("status",)),
     ResourceType("constraints.gatekeeper.sh", "v1beta1", "k8srequiredlabels", "K8sRequiredLabels", False,
@@ -189,9 +195,9 @@ CONSTRAINTS_GROUP = "constraints.gatekeeper.sh"
 
 # Custom resources (CRD-backed in a real cluster) keep unknown fields and get no
 # strategic-merge support: a strategic merge patch against them is a 415.
-CUSTOM_GROUPS = frozenset({"templates.gatekeeper.sh", CONSTRAINTS_GROUP, "wgpolicyk8s.io"})
+CUSTOM_GROUPS = frozenset({"templates.gatekeeper.sh", CONSTRAINTS_GROUP, "wgpolicyk8s.io", "apiextensions.k8s.io"})
 
 
 def is_custom(rt: ResourceType) -> bool:
-    """True for CRD-backed kinds (Gatekeeper, policy reports)."""
-    return rt.group in CUSTOM_GROUPS
+    """True for CRD-backed kinds (Gatekeeper, policy reports, anything a CustomResourceDefinition serves)."""
+    return rt.custom or rt.group in CUSTOM_GROUPS

@@ -140,6 +140,8 @@ class KubesimHandle:
             return
         self._stopped = True
         self.server.stop()
+        if self.controllers is not None:
+            self.controllers.custom.forget()
         self.store.close()
 
     def __enter__(self) -> KubesimHandle:

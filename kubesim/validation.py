@@ -397,6 +397,8 @@ def _validate_kind(rt: ResourceType, obj: dict, c: Causes) -> None:
                     c.invalid(f"{field}[{k}]", k, regex_error(
                         "a valid config key must consist of alphanumeric characters, '-', '_' or '.'",
                         CONFIGMAP_KEY_FMT, "key.name", "KEY_NAME", "key-name"))
+    elif key == ("apiextensions.k8s.io", "customresourcedefinitions"):
+        _validate_crd(obj, c)
     elif key == ("", "limitranges"):
         for i, item in enumerate((obj.get("spec") or {}).get("limits") or []):
             if not isinstance(item, dict) or not item.get("type"):
@@ -404,6 +406,28 @@ def _validate_kind(rt: ResourceType, obj: dict, c: Causes) -> None:
                 continue
             for f in ("max", "min", "default", "defaultRequest", "maxLimitRequestRatio"):
                 _validate_quantities(f"spec.limits[{i}].{f}", item.get(f), c)
+
+
+def _validate_crd(obj: dict, c: Causes) -> None:
+    """The checks of apiextensions' ValidateCustomResourceDefinition that clients trip over."""
+    spec = obj.get("spec") or {}
+    names = spec.get("names") or {}
+    for field, value in (("spec.group", spec.get("group")), ("spec.names.plural", names.get("plural")),
+                         ("spec.names.kind", names.get("kind"))):
+        if not value:
+            c.required(field)
+    if spec.get("group") and names.get("plural"):
+        name = (obj.get("metadata") or {}).get("name", "")
+        if name != f"{names['plural']}.{spec['group']}":
+            c.invalid("metadata.name", name, 'must be spec.names.plural+"."+spec.group')
+    if spec.get("scope") not in ("Namespaced", "Cluster"):
+        c.unsupported("spec.scope", spec.get("scope"), ["Cluster", "Namespaced"])
+    versions = spec.get("versions") or []
+    if not versions:
+        c.invalid("spec.versions", versions, "must have exactly one version marked as storage version")
+    elif sum(1 for v in versions if isinstance(v, dict) and v.get("storage")) != 1:
+        c.invalid("spec.versions", [v.get("name") for v in versions if isinstance(v, dict)],
+                  "must have exactly one version marked as storage version")
 
 
 def validate_create(rt: ResourceType, obj: dict) -> None:

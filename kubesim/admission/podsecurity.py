@@ -26,6 +26,8 @@ class PodSecurity(Plugin):
         operation, rt, obj, old, namespace = a.operation, a.rt, a.obj, a.old, a.namespace
         if rt.group == "" and rt.plural == "namespaces":
             self.validate_namespace_labels(obj)
+            if operation == "UPDATE" and old is not None and a.subresource == "":
+                self.warn_existing_pods(obj, old)
         if a.subresource not in ("", "ephemeralcontainers"):
             return
         if not namespace:
@@ -53,6 +55,27 @@ class PodSecurity(Plugin):
             detail = evaluate_pod_security(warn[0], pod_meta, pod_spec)
             if detail:
                 add_warning(f'would violate PodSecurity "{warn[0]}:{warn[1]}": {detail}')
+
+    def warn_existing_pods(self, ns: dict, old: dict) -> None:
+        """A stricter ``enforce`` label: warn about the namespace's pods that violate it (they keep running).
+
+        As the PodSecurity admission's namespace check (validateNamespace):
+        one warning naming the level, then one per offending pod.
+        """
+        enforce = _namespace_policy(ns, "enforce")
+        if not enforce or enforce == _namespace_policy(old, "enforce"):
+            return
+        name = object_name(ns, "")
+        pods, _ = self.store.list(resources.PODS, name)
+        offending = []
+        for pod in pods:
+            detail = evaluate_pod_security(enforce[0], pod.get("metadata") or {}, pod.get("spec") or {})
+            if detail:
+                offending.append(f"{object_name(pod, '')}: {detail}")
+        if offending:
+            add_warning(f'existing pods in namespace "{name}" violate the new PodSecurity enforce level "{enforce[0]}:{enforce[1]}"')
+            for line in offending:
+                add_warning(line)
 
     @staticmethod
     def validate_namespace_labels(ns: dict) -> None:

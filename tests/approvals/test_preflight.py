@@ -125,3 +125,28 @@ def test_join_requests_have_no_preflight_and_outsiders_get_404(api_client_for, m
 
     req = make_request(team, member, make_cluster("dev"), "payments-x")
     assert api_client_for(outsider).get(f"/api/v1/requests/{req.pk}/preflight/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_preflight_returns_the_clusters_admission_warnings(kubesim_cluster, team, member):
+    """Tightening pod security on a namespace with offending pods: the dry run warns, as kube-apiserver does, and writes nothing."""
+    from apps.clusters import kube
+    from apps.namespaces.selectors import bundle_for_namespace
+
+    handle, cluster = kubesim_cluster
+    namespace = Namespace.objects.create(team=team, cluster=cluster, name="payments-old", owner=member, quota=dict(QUOTA),
+                                         pod_security_level="privileged")
+    assert namespace_reconcile(namespace.pk).outcome == "applied"
+    core = k8s.CoreV1Api(official_client(handle.admin_kubeconfig))
+    core.create_namespaced_pod("payments-old", {"metadata": {"name": "root-pod"}, "spec": {"containers": [
+        {"name": "app", "image": "nginx", "securityContext": {"privileged": True},
+         "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"cpu": "100m", "memory": "64Mi"}}}]}})
+    namespace.pod_security_level = "restricted"  # what a change would apply; not saved
+    handle.request_log.clear()
+    items = kube.preflight(cluster, bundle_for_namespace(namespace)[:1])
+    assert items[0].outcome == "accepted"
+    assert items[0].warnings[0] == 'existing pods in namespace "payments-old" violate the new PodSecurity enforce level "restricted:latest"'
+    assert items[0].warnings[1].startswith("root-pod: privileged")
+    assert handle.request_log.writes() == []
+    live = core.read_namespace("payments-old").metadata.labels
+    assert live["pod-security.kubernetes.io/enforce"] == "privileged"

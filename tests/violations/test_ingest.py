@@ -183,3 +183,22 @@ def test_team_violations_in_the_browser(world, browser, live_server, member):
     section = page.locator("section.violations")
     assert section.locator("tr[data-violation]").count() == 3
     assert "being truncated" not in section.inner_text() and "Gatekeeper listed 2 of the 3" in section.inner_text()
+
+
+def test_constraints_of_any_template_are_ingested_with_their_description(kubesim_cluster):
+    handle, cluster = kubesim_cluster
+    custom = k8s.CustomObjectsApi(official_client(handle.admin_kubeconfig))
+    custom.create_cluster_custom_object("templates.gatekeeper.sh", "v1", "constrainttemplates", {
+        "apiVersion": "templates.gatekeeper.sh/v1", "kind": "ConstraintTemplate",
+        "metadata": {"name": "k8sdisallowedtags", "annotations": {"description": "Images must not use disallowed tags."}},
+        "spec": {"crd": {"spec": {"names": {"kind": "K8sDisallowedTags"}}}, "targets": []}})
+    custom.create_cluster_custom_object(GK[0], GK[1], "k8sdisallowedtags", {
+        "apiVersion": "constraints.gatekeeper.sh/v1beta1", "kind": "K8sDisallowedTags", "metadata": {"name": "no-latest"},
+        "spec": {"enforcementAction": "warn"}})
+    live = custom.get_cluster_custom_object(*GK, "k8sdisallowedtags", "no-latest")
+    live["status"] = {"totalViolations": 1, "violations": [{"kind": "Pod", "name": "p", "namespace": "team-x", "message": "uses latest"}]}
+    custom.replace_cluster_custom_object_status(*GK, "k8sdisallowedtags", "no-latest", live)
+    assert ingest_cluster(cluster).created == 1
+    violation = Violation.objects.get()
+    assert (violation.policy, violation.action, violation.team) == ("K8sDisallowedTags/no-latest", "warn", None)
+    assert Constraint.objects.get().description == "Images must not use disallowed tags."
