@@ -57,3 +57,8 @@ def open_per_day(qs: QuerySet[Violation], days: int = 30, now: datetime | None =
                   for i, end in enumerate(ends)}
     counts = qs.filter(Q(resolved_at__isnull=True) | Q(resolved_at__gt=ends[0])).aggregate(**aggregates)
     return [(end, counts[f"d{i}"]) for i, end in enumerate(ends)]
+
+
+def policy_descriptions() -> dict[str, str]:
+    """``Kind/name`` of each Gatekeeper constraint -> its template's description, where it has one (one query)."""
+    return {f"{kind}/{name}": text for kind, name, text in Constraint.objects.exclude(description="").values_list("kind", "name", "description")}

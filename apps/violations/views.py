@@ -10,7 +10,14 @@ from apps.clusters.models import Cluster
 from apps.core.charts import bar_chart
 from apps.core.htmx import render_page
 from apps.violations.filters import ViolationFilterSet
-from apps.violations.selectors import freshness, open_per_day, open_summary, truncated_constraints, violations_visible_to
+from apps.violations.selectors import (
+    freshness,
+    open_per_day,
+    open_summary,
+    policy_descriptions,
+    truncated_constraints,
+    violations_visible_to,
+)
 
 PAGE_SIZE = 50
 
@@ -36,6 +43,7 @@ def violation_list(request):
     context = {
         "filterset": filterset, "page": page, "next_after": page[-1].pk if more else None,
         "summary": open_summary(filterset.qs) if filterset.is_valid() else [],
+        "descriptions": policy_descriptions(),
         "trend": bar_chart([(end.strftime("%m-%d"), count) for end, count in trend]),
         "freshness": [(c, freshness([c.pk])[c.pk]) for c in clusters],
         "truncated": truncated_constraints([c.pk for c in clusters]),

@@ -202,3 +202,12 @@ def test_constraints_of_any_template_are_ingested_with_their_description(kubesim
     violation = Violation.objects.get()
     assert (violation.policy, violation.action, violation.team) == ("K8sDisallowedTags/no-latest", "warn", None)
     assert Constraint.objects.get().description == "Images must not use disallowed tags."
+    from django.test import Client
+
+    from apps.accounts.models import User
+    from tests.conftest import make_user
+
+    admin = make_user("root", platform_role=User.PlatformRole.ADMIN)
+    c = Client()
+    c.force_login(admin)
+    assert "Images must not use disallowed tags." in c.get(reverse("violations:list")).content.decode()
