@@ -15,4 +15,5 @@ urlpatterns = [
     path("", include("apps.approvals.api.urls")),
     path("", include("apps.violations.api.urls")),
     path("", include("apps.usage.api.urls")),
+    path("", include("apps.audit.api.urls")),
 ]

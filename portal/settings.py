@@ -235,6 +235,7 @@ CELERY_BEAT_SCHEDULE = {
     # each run only flips rows to Terminating, the deletes run as tasks.
     "sync-usage": {"task": "apps.usage.tasks.sync_all", "schedule": timedelta(seconds=env_int("USAGE_SYNC_INTERVAL_SECONDS", 300))},
     "prune-usage": {"task": "apps.usage.tasks.rollup_and_prune", "schedule": timedelta(seconds=3600)},
+    "seal-audit": {"task": "apps.audit.tasks.seal", "schedule": timedelta(seconds=env_int("AUDIT_SEAL_INTERVAL_SECONDS", 60))},
     "sync-violations": {"task": "apps.violations.tasks.sync_all", "schedule": timedelta(seconds=env_int("VIOLATIONS_INTERVAL_SECONDS", 300))},
     "reap-expired-namespaces": {"task": "apps.namespaces.tasks.reap_expired", "schedule": timedelta(seconds=env_int("REAPER_INTERVAL_SECONDS", 3600))},
 }

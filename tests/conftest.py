@@ -36,6 +36,16 @@ PASSWORD = "correct-horse-battery-staple"
 FAST_PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+def allow_audit_rewrite() -> None:
+    """For fixtures that fabricate history: lift the append-only trigger until the test's transaction ends.
+
+    The same switch ``manage.py audit_purge`` uses; nothing in the portal sets it otherwise.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL portal.audit_purge = 'on'")
+
+
 @pytest.fixture(autouse=True)
 def _seeded_quota_tiers(request):
     """The tiers migration 0005 seeds, present in every test that uses the database.

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from apps.audit.actions import Action
 from apps.core.context import VIA_CHOICES
@@ -12,7 +13,7 @@ class AuditEvent(models.Model):
     admin is read-only, and nothing updates or deletes rows.
     """
 
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     actor_name = models.CharField(max_length=150)
     via = models.CharField(max_length=8, choices=VIA_CHOICES)
@@ -28,6 +29,8 @@ class AuditEvent(models.Model):
     request_id = models.CharField(max_length=64, blank=True, db_index=True)
     # Whatever the client sent as X-Request-ID (validated short and plain), for its own correlation only.
     client_request_id = models.CharField(max_length=64, blank=True, db_index=True)
+    # SHA-256 of the canonical content (apps.audit.chain.canonical), computed when the row is written.
+    content_hash = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -35,3 +38,36 @@ class AuditEvent(models.Model):
 
     def __str__(self):
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_name} {self.action} {self.target_repr}"
+
+
+class AuditSeal(models.Model):
+    """The hash chain over audit events, in the order a sealer saw them committed (``seq``).
+
+    ``chain_hash = sha256(prev_hash + content_hash)``. A seal names its event
+    by id (not a foreign key): a deleted event leaves its seal behind, which
+    is how the verifier names it.
+    """
+
+    seq = models.BigIntegerField(unique=True)
+    event_id = models.BigIntegerField(unique=True)
+    content_hash = models.CharField(max_length=64)
+    prev_hash = models.CharField(max_length=64)
+    chain_hash = models.CharField(max_length=64)
+    sealed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["seq"]
+
+
+class AuditCheckpoint(models.Model):
+    """A retention purge: events up to ``through_seq`` were removed; the chain continues from ``chain_hash``."""
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    through_seq = models.BigIntegerField()
+    chain_hash = models.CharField(max_length=64)
+    removed_events = models.PositiveIntegerField()
+    before = models.DateTimeField(help_text="Events created before this were purged")
+    actor_name = models.CharField(max_length=150)
+
+    class Meta:
+        ordering = ["-through_seq"]

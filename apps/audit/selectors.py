@@ -18,6 +18,18 @@ def audit_events_for(user) -> QuerySet[AuditEvent]:
     return AuditEvent.objects.select_related("team").order_by("-created_at", "-id")
 
 
+def audit_events_readable_by(user) -> QuerySet[AuditEvent]:
+    """The API's slice: admins and auditors everything; team managers their teams' events; others nothing (empty)."""
+    if user.can_audit:
+        return AuditEvent.objects.select_related("team")
+    from apps.teams.models import Membership
+
+    managed = Membership.objects.filter(user=user, role=Membership.Role.MANAGER).values("team_id")
+    return AuditEvent.objects.select_related("team").filter(team_id__in=managed)
+
+
 def audit_actions() -> list[str]:
-    """The distinct actions recorded so far (for the filter's menu)."""
-    return list(AuditEvent.objects.order_by("action").values_list("action", flat=True).distinct())
+    """Every action there is (the typed enumeration: no scan of the table for the filter's menu)."""
+    from apps.audit.actions import Action
+
+    return sorted(Action.values)

@@ -14,6 +14,7 @@ from apps.approvals.services import request_reject
 from apps.audit.actions import Action
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
+from tests.conftest import allow_audit_rewrite
 from tests.pages import make_cluster, make_request
 
 pytestmark = pytest.mark.django_db
@@ -26,6 +27,7 @@ def history(member, manager, team, other_team, outsider):
     request_reject(actor=manager, request=req, reason="no")
     audit_record(actor=outsider, action=Action.TEAM_CREATE, target=other_team, team=other_team, after={"slug": "search"})
     old = audit_record(actor=None, action=Action.NAMESPACE_EXPIRE, target=other_team, team=other_team, message="=cmd|' /C calc'!A0")
+    allow_audit_rewrite()  # an event from ten days ago
     AuditEvent.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=10))
     return req
 

@@ -84,5 +84,7 @@ def test_team_detail_query_count_is_flat(client_for, manager, team, django_asser
     c = client_for(manager)
     for i in range(15):
         Membership.objects.create(user=make_user(f"u{i}"), team=team, role="member")
-    with django_assert_max_num_queries(14):
+    # The page also shows usage, budgets and violations (a fixed number of queries each; flatness with
+    # 1/10/100 teams of 50 is proven in tests/teams/test_administration.py).
+    with django_assert_max_num_queries(20):
         assert c.get(reverse("teams:detail", args=["payments"])).status_code == 200

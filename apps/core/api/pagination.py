@@ -1,9 +1,9 @@
-"""The API's pagination: limit/offset, strictly parsed."""
+"""The API's pagination: limit/offset, and keyset (cursor) for the big tables; both strictly parsed."""
 
 from __future__ import annotations
 
-from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.pagination import CursorPagination, LimitOffsetPagination
 
 # PostgreSQL's OFFSET/LIMIT are bigint: anything larger is an error there, not an empty page.
 _MAX_BIGINT = 2**63 - 1
@@ -37,3 +37,26 @@ class StrictLimitOffsetPagination(LimitOffsetPagination):
 
     def get_offset(self, request):
         return self._parameter(request, self.offset_query_param, 0) or 0
+
+
+class StrictCursorPagination(CursorPagination):
+    """Keyset pagination (``next``/``previous`` links carry the cursor); a bad ``cursor`` or ``limit`` is a 400, not DRF's 404."""
+
+    page_size = 100
+    page_size_query_param = "limit"
+    max_page_size = 1000
+    invalid_cursor_message = "invalid cursor; use the next/previous links as they are given"
+
+    def decode_cursor(self, request):
+        try:
+            return super().decode_cursor(request)
+        except NotFound:
+            raise ValidationError({"cursor": [self.invalid_cursor_message]}) from None
+
+    def get_page_size(self, request):
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw in (None, ""):
+            return self.page_size
+        if not raw.isdigit() or not 1 <= int(raw) <= 10**6:
+            raise ValidationError({self.page_size_query_param: [f"must be a whole number from 1 to {self.max_page_size}"]})
+        return min(int(raw), self.max_page_size)

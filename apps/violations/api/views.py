@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
-from rest_framework.pagination import CursorPagination
 
 from apps.core.api.errors import error_responses
+from apps.core.api.pagination import StrictCursorPagination
 from apps.violations.filters import ViolationFilterSet
 from apps.violations.models import Violation
 from apps.violations.selectors import violations_visible_to
@@ -29,13 +29,10 @@ class ViolationSerializer(serializers.ModelSerializer):
         return "open" if obj.resolved_at is None else "resolved"
 
 
-class NewestFirst(CursorPagination):
+class NewestFirst(StrictCursorPagination):
     """Keyset pagination on the id: the first page costs the same at a million rows; ``next`` carries the cursor."""
 
     ordering = "-id"
-    page_size = 100
-    page_size_query_param = "limit"
-    max_page_size = 1000
 
 
 @extend_schema_view(
