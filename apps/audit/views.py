@@ -9,9 +9,10 @@ import csv
 import json
 
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import StreamingHttpResponse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET
 
 from apps.audit.diff import field_changes
@@ -31,11 +32,27 @@ def audit_list(request):
     The ``rows`` partial is what htmx swaps when a filter changes.
     """
     filterset = AuditEventFilterSet(request.GET, queryset=audit_events_for(request.user))
-    page = Paginator(filterset.qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    # Keyset pages (``?older=<created_at>~<id>``): no COUNT over the table, and
+    # a page does not shift while new events arrive.
+    rows = filterset.qs.order_by("-created_at", "-id")
+    older = _cursor(request.GET.get("older", ""))
+    if older is not None:
+        rows = rows.filter(Q(created_at__lt=older[0]) | Q(created_at=older[0], pk__lt=older[1]))
+    page = list(rows[:PAGE_SIZE + 1])
+    has_older = len(page) > PAGE_SIZE
+    page = page[:PAGE_SIZE]
     for event in page:
         event.changes = field_changes(event.before, event.after)
-    context = {"filterset": filterset, "page": page, "actions": audit_actions()}
+    context = {"filterset": filterset, "page": page, "actions": audit_actions(), "paged": older is not None,
+               "older": f"{page[-1].created_at.isoformat()}~{page[-1].pk}" if has_older else ""}
     return render_page(request, "audit/list.html", context, partial="rows")
+
+
+def _cursor(raw: str):
+    """``<ISO time>~<id>`` as (datetime, id), or None (a malformed cursor shows the newest page)."""
+    moment, _, pk = raw.partition("~")
+    when = parse_datetime(moment) if moment else None
+    return (when, int(pk)) if when is not None and pk.isdigit() else None
 
 
 class _Echo:
