@@ -53,16 +53,7 @@ class Cluster(models.Model):
     def clean(self):
         if not isinstance(self.capacity, dict):
             raise ValidationError({"capacity": 'must be an object of resource name to quantity, e.g. {"requests.cpu": "64"}'})
-        problems = []
-        for resource, value in self.capacity.items():
-            if resource not in quantities.QUOTA_RESOURCES:
-                problems.append(f"{resource}: unknown resource; allowed: {', '.join(quantities.QUOTA_RESOURCES)}")
-                continue
-            try:
-                if quantities.parse(value) <= 0:
-                    problems.append(f"{resource}: must be greater than zero")
-            except (TypeError, ValueError) as exc:
-                problems.append(f"{resource}: {exc}")
+        problems = quantities.amount_errors(self.capacity, tuple(quantities.QUOTA_RESOURCES))
         if problems:
             raise ValidationError({"capacity": problems})
 

@@ -223,3 +223,21 @@ def format_quantity(value: Decimal, resource: str = "") -> str:
     if "cpu" in resource and value != value.to_integral_value():
         return f"{int(value * 1000)}m"
     return str(int(value)) if value == value.to_integral_value() else str(value)
+
+
+def amount_errors(values, allowed) -> list[str]:
+    """Problems with a resource -> positive quantity map (budgets, capacities, container defaults), as "resource: message"."""
+    if not isinstance(values, dict):
+        example = next(iter(allowed), "cpu")
+        return [f'must be an object of resource name to quantity, e.g. {{"{example}": "8"}}']
+    problems = []
+    for resource, raw in values.items():
+        if resource not in allowed:
+            problems.append(f"{resource}: unknown resource; allowed: {', '.join(allowed)}")
+            continue
+        try:
+            if parse(raw) <= 0:
+                problems.append(f"{resource}: must be greater than zero")
+        except (TypeError, ValueError) as exc:
+            problems.append(f"{resource}: {exc}")
+    return problems

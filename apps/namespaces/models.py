@@ -91,22 +91,6 @@ class Namespace(models.Model):
 CONTAINER_RESOURCES = ("cpu", "memory")
 
 
-def _container_quantity_problems(values) -> list[str]:
-    if not isinstance(values, dict):
-        return ['must be an object of resource name to quantity, e.g. {"cpu": "500m"}']
-    problems = []
-    for resource, raw in values.items():
-        if resource not in CONTAINER_RESOURCES:
-            problems.append(f"{resource}: unknown resource; allowed: {', '.join(CONTAINER_RESOURCES)}")
-            continue
-        try:
-            if quantities.parse(raw) <= 0:
-                problems.append(f"{resource}: must be greater than zero")
-        except ValueError as exc:
-            problems.append(f"{resource}: {exc}")
-    return problems
-
-
 class QuotaTier(models.Model):
     """A named quota preset: ResourceQuota hard values plus the LimitRange defaults that go with them.
 
@@ -137,7 +121,7 @@ class QuotaTier(models.Model):
         if hard_problems:
             errors["hard"] = [f"{resource}: {msg}" for resource, msgs in hard_problems.items() for msg in msgs]
         for field in ("limit_default", "limit_default_request"):
-            problems = _container_quantity_problems(getattr(self, field))
+            problems = quantities.amount_errors(getattr(self, field), CONTAINER_RESOURCES)
             if problems:
                 errors[field] = problems
         if not errors:

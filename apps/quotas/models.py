@@ -16,22 +16,6 @@ from django.db import models
 from apps.core import quantities
 
 
-def _quantity_problems(values, *, allowed: tuple[str, ...]) -> list[str]:
-    if not isinstance(values, dict):
-        return ['must be an object of resource name to quantity, e.g. {"requests.cpu": "8"}']
-    problems = []
-    for resource, raw in values.items():
-        if resource not in allowed:
-            problems.append(f"{resource}: unknown resource; allowed: {', '.join(allowed)}")
-            continue
-        try:
-            if quantities.parse(raw) <= 0:
-                problems.append(f"{resource}: must be greater than zero")
-        except ValueError as exc:
-            problems.append(f"{resource}: {exc}")
-    return problems
-
-
 class TeamBudget(models.Model):
     """What a team's live namespaces on one cluster may add up to (sum of their quotas' hard values).
 
@@ -53,7 +37,7 @@ class TeamBudget(models.Model):
         return f"{self.team} on {self.cluster}"
 
     def clean(self):
-        problems = _quantity_problems(self.hard, allowed=tuple(quantities.QUOTA_RESOURCES))
+        problems = quantities.amount_errors(self.hard, tuple(quantities.QUOTA_RESOURCES))
         if problems:
             raise ValidationError({"hard": problems})
 

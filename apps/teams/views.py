@@ -11,8 +11,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, OuterRef, Subquery
-from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
@@ -24,7 +22,7 @@ from apps.core.htmx import render_page
 from apps.namespaces.selectors import namespaces_of_team
 from apps.teams.forms import AddMemberForm, ChangeRoleForm, TeamForm
 from apps.teams.models import Membership
-from apps.teams.selectors import can_manage_team, team_get_for_user, teams_visible_to
+from apps.teams.selectors import can_manage_team, team_get_for_user, teams_with_counts
 from apps.teams.services import (
     MANAGER_EDITABLE,
     TEAM_FIELDS,
@@ -47,14 +45,7 @@ CERTIFICATE_NOTICE = ("Removing someone deletes their RoleBindings in every name
 @login_required
 def team_list(request):
     """The teams I belong to (admins and auditors: all), with my role and the member count."""
-    my_role = Membership.objects.filter(team=OuterRef("pk"), user=request.user).values("role")[:1]
-    # Counted in a subquery over *all* the team's memberships: the visibility
-    # filter joins the viewer's own membership, and a Count over that join
-    # would say 1 for every team.
-    member_count = Membership.objects.filter(team=OuterRef("pk")).order_by().values("team").annotate(n=Count("pk")).values("n")
-    teams = (teams_visible_to(request.user)
-             .annotate(member_count=Coalesce(Subquery(member_count), 0), my_role=Subquery(my_role))
-             .order_by("archived_at", "slug"))  # live teams first, archived (non-null) last
+    teams = teams_with_counts(request.user).order_by("archived_at", "slug")  # live teams first, archived (non-null) last
     return render_page(request, "teams/list.html", {"teams": teams})
 
 

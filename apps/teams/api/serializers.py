@@ -22,7 +22,7 @@ class TeamSerializer(serializers.Serializer):
     archived = serializers.BooleanField(read_only=True, help_text="An archived team takes no new requests")
     created_at = serializers.DateTimeField(read_only=True)
     role = serializers.ChoiceField(
-        choices=Membership.Role.choices, read_only=True, allow_null=True,
+        choices=Membership.Role.choices, read_only=True, allow_null=True, source="my_role",
         help_text="Your role in the team; null when you see it as a platform admin or auditor without being a member",
     )
     member_count = serializers.IntegerField(read_only=True)

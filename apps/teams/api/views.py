@@ -11,8 +11,6 @@ maps to 400/403/409.
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Count, OuterRef, Subquery
-from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -34,7 +32,7 @@ from apps.teams.api.serializers import (
     TeamUpdateInputSerializer,
 )
 from apps.teams.models import Membership, Team
-from apps.teams.selectors import team_get_for_user, teams_visible_to
+from apps.teams.selectors import team_get_for_user, teams_with_counts
 from apps.teams.services import (
     membership_add,
     membership_change_role,
@@ -83,15 +81,8 @@ class TeamViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):
-        user = self.request.user
-        # Role and size are annotated in the same query, so the list costs the
-        # same number of queries for 1 team or 500.
-        own_role = Membership.objects.filter(team=OuterRef("pk"), user=user).values("role")[:1]
-        member_count = Membership.objects.filter(team=OuterRef("pk")).order_by().values("team").annotate(n=Count("pk")).values("n")
-        return (teams_visible_to(user)
-                # Coalesce: a team without members has no row in the subquery (NULL), it has 0 members.
-                .annotate(role=Subquery(own_role), member_count=Coalesce(Subquery(member_count), 0))
-                .order_by("slug"))
+        # Role and size in the same query: the list costs the same for 1 team or 500.
+        return teams_with_counts(self.request.user).order_by("slug")
 
     def get_object(self) -> Team:
         team = self.get_queryset().filter(slug=self.kwargs["slug"]).first()
