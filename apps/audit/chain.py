@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 GENESIS = "0" * 64
@@ -86,20 +87,20 @@ def seal(limit: int | None = None, *, wait: bool = False) -> int:
         checkpoint = AuditCheckpoint.objects.order_by("-through_seq").first()
         prev = last.chain_hash if last else (checkpoint.chain_hash if checkpoint else GENESIS)
         seq = last.seq if last else (checkpoint.through_seq if checkpoint else 0)
-        # Recent ids only: an event's transaction commits within SEAL_WINDOW of writing it.
+        # Recent ids only (an event's transaction commits within SEAL_WINDOW of writing it); the
+        # anti-join runs in the database on the seal's unique index.
         floor = max(0, (last.event_id if last else 0) - 200_000)
-        done = set(AuditSeal.objects.filter(event_id__gt=floor).values_list("event_id", flat=True))
+        unsealed = AuditEvent.objects.filter(pk__gt=floor).exclude(
+            Exists(AuditSeal.objects.filter(event_id=OuterRef("pk")))).order_by("pk").values_list("pk", "content_hash")
+        if limit:
+            unsealed = unsealed[:limit]
         now = timezone.now()
         rows = []
-        for pk, digest in AuditEvent.objects.filter(pk__gt=floor).order_by("pk").values_list("pk", "content_hash").iterator(chunk_size=BATCH):
-            if pk in done:
-                continue
+        for pk, digest in unsealed.iterator(chunk_size=BATCH):
             seq += 1
             chained = link(prev, digest)
             rows.append(AuditSeal(seq=seq, event_id=pk, content_hash=digest, prev_hash=prev, chain_hash=chained, sealed_at=now))
             prev = chained
-            if limit and len(rows) >= limit:
-                break
         AuditSeal.objects.bulk_create(rows, batch_size=BATCH)
         sealed = len(rows)
     return sealed
@@ -135,20 +136,53 @@ def _walk(seals: Iterable[tuple], events: dict, start_hash: str, unsealed: Itera
     return Finding(True, checked)
 
 
+def _database_walk(start_hash: str) -> Iterable[tuple]:
+    """Seals in ``seq`` order, fetching their events a chunk at a time (memory stays flat at millions of rows)."""
+    from apps.audit.models import AuditEvent, AuditSeal
+
+    last_seq = -1
+    while True:
+        chunk = list(AuditSeal.objects.filter(seq__gt=last_seq).order_by("seq")
+                     .values_list("seq", "event_id", "content_hash", "prev_hash", "chain_hash")[:BATCH])
+        if not chunk:
+            return
+        rows = {row["pk"]: row for row in AuditEvent.objects.filter(pk__in=[c[1] for c in chunk]).values("pk", *CONTENT_FIELDS)}
+        for seal_row in chunk:
+            event = rows.get(seal_row[1])
+            yield seal_row, (content_hash(event), event["created_at"]) if event else None
+        last_seq = chunk[-1][0]
+
+
 def verify() -> Finding:
     """Verify the chain in the database (seal first: ``manage.py audit_verify`` does)."""
     from apps.audit.models import AuditCheckpoint, AuditEvent, AuditSeal
 
     checkpoint = AuditCheckpoint.objects.order_by("-through_seq").first()
     start_hash = checkpoint.chain_hash if checkpoint else GENESIS
-    seals = AuditSeal.objects.order_by("seq").values_list("seq", "event_id", "content_hash", "prev_hash", "chain_hash")
-    events = {}
-    for row in AuditEvent.objects.order_by("pk").values("pk", *CONTENT_FIELDS).iterator(chunk_size=BATCH):
-        events[row["pk"]] = (content_hash(row), row["created_at"])
-    sealed_ids = set(AuditSeal.objects.values_list("event_id", flat=True))
+    events: dict[int, tuple[str, datetime]] = {}
+
+    def seals():
+        for seal_row, event in _database_walk(start_hash):
+            events.clear()  # only the current seal's event is needed at a time
+            if event is not None:
+                events[seal_row[1]] = event
+            yield seal_row
+
     cutoff = timezone.now() - SEAL_WINDOW
-    unsealed = [(pk, created) for pk, (_, created) in events.items() if pk not in sealed_ids and created < cutoff]
-    return _walk(seals.iterator(chunk_size=BATCH), events, start_hash, unsealed)
+    unsealed = ((pk, created) for pk, created in AuditEvent.objects.filter(created_at__lt=cutoff)
+                .exclude(pk__in=AuditSeal.objects.values("event_id")).values_list("pk", "created_at")[:1])
+    return _walk(seals(), _LiveEvents(events), start_hash, unsealed)
+
+
+class _LiveEvents(dict):
+    """The one event the walk is looking at (filled by the generator just before it is read)."""
+
+    def __init__(self, current: dict):
+        super().__init__()
+        self.current = current
+
+    def get(self, key, default=None):
+        return self.current.get(key, default)
 
 
 def verify_export(lines: Iterable[str]) -> Finding:

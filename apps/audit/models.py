@@ -34,7 +34,9 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["target_type", "target_id"])]
+        indexes = [models.Index(fields=["target_type", "target_id"]),
+                   # Keyset pages newest first (page and API), flat at millions of rows.
+                   models.Index(fields=["-created_at", "-id"], name="audit_event_newest")]
 
     def __str__(self):
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_name} {self.action} {self.target_repr}"
