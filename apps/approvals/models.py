@@ -14,6 +14,7 @@ class Request(models.Model):
         NAMESPACE = "namespace", "Namespace"
         MEMBERSHIP = "membership", "Join team"
         QUOTA = "quota", "Quota change"
+        EXTENSION = "extension", "Extend lifetime"
 
     class State(models.TextChoices):
         SUBMITTED = "submitted", "Submitted"

@@ -299,3 +299,9 @@ def request_note_waiting(request: Request, message: str) -> None:
     Request.objects.filter(pk=request.pk).update(last_error=message)
     request.last_error = message
 
+
+
+def request_note_outcome(request: Request, **facts) -> None:
+    """Add what carrying out an approved request decided (e.g. the expiry an extension granted) to its payload."""
+    request.payload = {**request.payload, **facts}
+    Request.objects.filter(pk=request.pk).update(payload=request.payload)

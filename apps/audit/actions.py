@@ -72,6 +72,7 @@ class Action(models.TextChoices):
     NAMESPACE_EXPIRE = "namespace.expire", "Namespace expired"
     NAMESPACE_DELETED = "namespace.deleted", "Namespace deleted"
     NAMESPACE_QUOTA_CHANGE = "namespace.quota_change", "Namespace quota changed"
+    NAMESPACE_EXTEND = "namespace.extend", "Namespace lifetime extended"
 
     # Quota configuration (tiers, team budgets, auto-approval rules)
     QUOTA_TIER_CREATE = "quota_tier.create", "Quota tier created"

@@ -10,7 +10,7 @@ class NamespacesConfig(AppConfig):
         # what the request pages show of it (the workflow never imports us).
         from apps.approvals.kinds import RequestKind, register_request_kind
         from apps.approvals.models import Request
-        from apps.namespaces import selectors, services
+        from apps.namespaces import extensions, selectors, services
 
         register_request_kind(Request.Kind.NAMESPACE, RequestKind(
             approve=services.namespace_request_approve,
@@ -18,4 +18,9 @@ class NamespacesConfig(AppConfig):
             budget=selectors.namespace_request_budgets,
             preview=selectors.namespace_request_preview,
             preflight=services.namespace_request_preflight,
+        ))
+        register_request_kind(Request.Kind.EXTENSION, RequestKind(
+            approve=extensions.extension_request_approve,
+            progress=extensions.extension_request_progress,
+            preview=extensions.extension_request_preview,
         ))

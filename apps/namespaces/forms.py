@@ -150,3 +150,17 @@ class AdoptForm(forms.Form):
     def add_service_errors(self, exc: ValidationError) -> None:
         for field, messages in exc.message_dict.items():
             self.add_error(field if field in self.fields else None, messages)
+
+
+class ExtendForm(forms.Form):
+    """"Extend" on a namespace with a TTL: how long from now, and why (the rules are ``extension_problems``')."""
+
+    ttl_hours = forms.IntegerField(label="Keep it for (hours from now)", min_value=1,
+                                   help_text="Counted from the approval; at most NAMESPACE_MAX_TTL_HOURS.")
+    reason = forms.CharField(max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 2}),
+                             help_text="Why it needs more time; shown to the approver.")
+
+    def add_service_errors(self, exc) -> None:
+        for field, messages in exc.message_dict.items():
+            for message in messages:
+                self.add_error(field if field in self.fields else None, message)

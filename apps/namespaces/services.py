@@ -446,12 +446,12 @@ def namespace_release(namespace_id: int, token: str) -> None:
 
 def _open_requests(namespace: Namespace) -> list[Request]:
     """The approved/applying requests that the namespace's next apply carries out: the one that created it
-    and any quota change approved since.
+    and any quota change or lifetime extension approved since.
 
     Their state is approvals' to write: the transitions below report to
     ``request_mark_*``, which re-check the state under a lock.
     """
-    return list(Request.objects.filter(namespace=namespace, kind__in=[Request.Kind.NAMESPACE, Request.Kind.QUOTA],
+    return list(Request.objects.filter(namespace=namespace, kind__in=[Request.Kind.NAMESPACE, Request.Kind.QUOTA, Request.Kind.EXTENSION],
                                        state__in=[Request.State.APPROVED, Request.State.APPLYING])
                 .order_by("created_at"))
 

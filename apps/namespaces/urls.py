@@ -14,4 +14,5 @@ urlpatterns = [
     path("namespaces/<int:pk>/manifests.yaml", views.namespace_manifests, name="manifests"),
     path("namespaces/<int:pk>/delete/", views.namespace_delete, name="delete"),
     path("namespaces/<int:pk>/protect/", views.namespace_protect, name="protect"),
+    path("namespaces/<int:pk>/extend/", views.namespace_extend, name="extend"),
 ]

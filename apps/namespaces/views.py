@@ -24,7 +24,8 @@ from apps.core.errors import ServiceError
 from apps.core.htmx import is_htmx, render_page
 from apps.core.templatetags.portal_ui import UNSETTLED_PHASES
 from apps.namespaces.filters import NamespaceFilterSet
-from apps.namespaces.forms import QUOTA_FIELDS, AdoptForm, NamespaceRequestForm, ProtectForm
+from apps.namespaces.extensions import extension_problems, extension_request_submit
+from apps.namespaces.forms import QUOTA_FIELDS, AdoptForm, ExtendForm, NamespaceRequestForm, ProtectForm
 from apps.namespaces.manifests import to_yaml
 from apps.namespaces.models import Namespace
 from apps.namespaces.selectors import bundle_for_namespace, namespace_get_for_user, namespaces_visible_to
@@ -171,6 +172,8 @@ def namespace_detail(request, pk: int):
         "can_protect": _can_delete(request.user, namespace),
         "origin_request": namespace.requests.order_by("created_at", "id").first(),
         "can_change_quota": namespace.is_live and can_request_for_team(request.user, namespace.team),
+        "can_extend": (namespace.is_live and namespace.expires_at is not None and not namespace.protected
+                       and can_request_for_team(request.user, namespace.team)),
     })
     return render_page(request, "namespaces/detail.html", context)
 
@@ -220,6 +223,32 @@ def namespace_protect(request, pk: int):
         else:
             messages.success(request, f'Namespace "{namespace.name}" is no longer protected: it is deleted when its TTL expires.')
     return redirect(reverse("namespaces:detail", args=[namespace.pk]))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def namespace_extend(request, pk: int):
+    """"Extend" a namespace's lifetime: members and managers of its team ask; a manager (or a rule) decides."""
+    namespace = namespace_get_for_user(request.user, pk)  # 404 for outsiders
+    if not can_request_for_team(request.user, namespace.team):
+        raise PermissionDenied(f"only members of team {namespace.team.slug} can ask to extend its namespaces")
+    form = ExtendForm(request.POST or None, initial={"ttl_hours": 7 * 24})
+    # Said before the form is filled in: a namespace without a TTL, protected or being deleted cannot be extended.
+    blocked = extension_problems(namespace, 1).get("namespace", [])
+    if request.method == "POST" and form.is_valid() and not blocked:
+        try:
+            created = extension_request_submit(actor=request.user, namespace=namespace, ttl_hours=form.cleaned_data["ttl_hours"],
+                                               reason=form.cleaned_data["reason"])
+        except ValidationError as exc:
+            form.add_service_errors(exc)
+        else:
+            if created.decided_by_rule:
+                messages.success(request, f"Approved by rule {created.decided_by_rule}: {namespace.name} now expires "
+                                          f"{created.payload['ttl_hours']} hours from now.")
+            else:
+                messages.success(request, f"Extension of {namespace.name} requested; a manager of {namespace.team.slug} will decide.")
+            return redirect("approvals:detail", pk=created.pk)
+    return render_page(request, "namespaces/extend.html", {"form": form, "namespace": namespace, "blocked": blocked})
 
 
 @login_required

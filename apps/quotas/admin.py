@@ -18,7 +18,7 @@ class TeamBudgetAdmin(AuditedAdminMixin, admin.ModelAdmin):
 @admin.register(ApprovalRule)
 class ApprovalRuleAdmin(AuditedAdminMixin, admin.ModelAdmin):
     audit_action_prefix = "approval_rule"
-    list_display = ("order", "name", "enabled", "kind", "cluster", "team", "max_tier", "max_increase_percent", "window_days")
+    list_display = ("order", "name", "enabled", "kind", "cluster", "team", "max_tier", "max_increase_percent", "max_ttl_hours", "window_days")
     list_display_links = ("name",)
     list_editable = ("enabled",)
     ordering = ("order", "pk")

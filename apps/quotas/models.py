@@ -54,6 +54,7 @@ class ApprovalRule(models.Model):
         ANY = "", "Any kind"
         NAMESPACE = "namespace", "Namespace requests"
         QUOTA = "quota", "Quota change requests"
+        EXTENSION = "extension", "Lifetime extensions"
 
     name = models.CharField(max_length=100, unique=True)
     order = models.PositiveIntegerField(default=100, help_text="Lower runs first; the first matching rule decides")
@@ -70,6 +71,9 @@ class ApprovalRule(models.Model):
         default=dict, blank=True,
         help_text='Quota changes: resource -> percent, e.g. {"requests.cpu": 35, "requests.memory": 35, "requests.storage": 80}: '
                   "the peak usage over the window must be at least that share of the current hard value")
+    max_ttl_hours = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)],
+        help_text="Lifetime extensions: the namespace lives at most this many hours from the request")
     window_days = models.PositiveSmallIntegerField(default=14, validators=[MinValueValidator(1), MaxValueValidator(90)])
 
     class Meta:

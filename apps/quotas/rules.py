@@ -2,7 +2,9 @@
 
 Rules are evaluated at submission, in order, first match wins; a condition
 left empty matches anything. Conditions that only make sense for a quota
-change (increase, utilisation) never match a namespace request. Everything is
+change (increase, utilisation) never match a namespace request; conditions on
+quota never match a lifetime extension (it asks for time, not resources), and
+the extension condition (``max_ttl_hours``) matches nothing else. Everything is
 read from the database (usage from stored samples), never from a cluster.
 """
 
@@ -55,6 +57,12 @@ def rule_matches(rule: ApprovalRule, request: Request) -> bool:
     if rule.cluster_id and rule.cluster_id != request.cluster_id:
         return False
     if rule.team_id and rule.team_id != request.team_id:
+        return False
+    if request.kind == Request.Kind.EXTENSION:
+        if rule.max_tier_id or rule.max_increase_percent is not None or rule.min_utilisation:
+            return False
+        return rule.max_ttl_hours is None or request.payload.get("ttl_hours", 0) <= rule.max_ttl_hours
+    if rule.max_ttl_hours is not None:
         return False
     asked = _parse_all(request.payload.get("quota") or {})
     if asked is None:

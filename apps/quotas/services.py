@@ -73,7 +73,7 @@ def budget_check(request: Request, *, lock: bool) -> None:
 
 def auto_approve_rule(request: Request) -> str | None:
     """A request policy: the name of the first enabled rule that approves ``request``, or None."""
-    if request.kind not in (Request.Kind.NAMESPACE, Request.Kind.QUOTA):
+    if request.kind not in (Request.Kind.NAMESPACE, Request.Kind.QUOTA, Request.Kind.EXTENSION):
         return None
     rule = matching_rule(request)
     return rule.name if rule is not None else None

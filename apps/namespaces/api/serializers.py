@@ -144,3 +144,41 @@ class QuotaTierSerializer(serializers.Serializer):
     hard = QuotaField(read_only=True, help_text="ResourceQuota hard values")
     limit_default = QuotaField(read_only=True, help_text="LimitRange default limits per container")
     limit_default_request = QuotaField(read_only=True, help_text="LimitRange default requests per container")
+
+
+# --- lifetime extensions (``POST /api/v1/namespaces/{id}/extend/``) ----------------------------
+
+
+class ExtensionRequestSerializer(RequestSerializer):
+    """A lifetime extension request as the API shows it (decide it with ``/api/v1/requests/{id}/approve/``)."""
+
+    namespace = serializers.IntegerField(source="namespace_id", read_only=True, allow_null=True, help_text="Id of the namespace")
+    cluster = serializers.CharField(source="cluster.name", read_only=True)
+    name = serializers.CharField(read_only=True, help_text="Namespace name")
+    ttl_hours = serializers.SerializerMethodField()
+    previous_expires_at = serializers.SerializerMethodField()
+    expires_at = serializers.SerializerMethodField()
+    request_reason = serializers.SerializerMethodField()
+    decided_by_rule = serializers.CharField(read_only=True, help_text="The auto-approval rule that approved it, if one did")
+
+    def get_ttl_hours(self, obj) -> int:
+        return obj.payload.get("ttl_hours")
+
+    @extend_schema_field(serializers.DateTimeField(help_text="The namespace's expiry when the extension was asked for"))
+    def get_previous_expires_at(self, obj) -> str | None:
+        return obj.payload.get("previous_expires_at")
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True, help_text="The expiry approving set; null until approved"))
+    def get_expires_at(self, obj) -> str | None:
+        return obj.payload.get("expires_at")
+
+    def get_request_reason(self, obj) -> str:
+        return obj.payload.get("reason", "")
+
+
+class ExtendInputSerializer(StrictInputSerializer):
+    """Body of ``POST /api/v1/namespaces/{id}/extend/``."""
+
+    ttl_hours = StrictIntegerField(help_text="Keep the namespace this many hours from the approval "
+                                             "(at most NAMESPACE_MAX_TTL_HOURS, and later than its current expiry)")
+    reason = StrictCharField(required=False, allow_blank=True, default="", help_text="Why; shown to the approver (at most 500 characters)")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 
 import yaml
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -23,14 +24,17 @@ from rest_framework.utils import encoders
 from apps.approvals.models import Request
 from apps.approvals.viewsets import RequestWorkflowViewSet, workflow_schema
 from apps.core.api.errors import error_responses
-from apps.core.api.idempotency import idempotency_key_from
+from apps.core.api.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotency_key_from
 from apps.namespaces.api.serializers import (
+    ExtendInputSerializer,
+    ExtensionRequestSerializer,
     NamespaceAdoptInputSerializer,
     NamespaceRequestCreateInputSerializer,
     NamespaceRequestSerializer,
     NamespaceSerializer,
     QuotaTierSerializer,
 )
+from apps.namespaces.extensions import extension_request_submit
 from apps.namespaces.filters import NamespaceFilterSet
 from apps.namespaces.manifests import to_yaml
 from apps.namespaces.models import Namespace, QuotaTier
@@ -139,6 +143,25 @@ class NamespaceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.
     def manifests(self, request, pk=None):
         namespace = self.get_object()
         return Response(bundle_for_namespace(namespace))
+
+    @extend_schema(summary="Ask for a namespace to live longer", tags=["namespaces"], parameters=[_ID, IDEMPOTENCY_KEY_PARAMETER],
+                   request=ExtendInputSerializer,
+                   description="Opens a lifetime extension request: approving it sets `expires_at` to the approval time plus "
+                               "`ttl_hours`. A manager of the team decides (`POST /api/v1/requests/{id}/approve/`), or an "
+                               "auto-approval rule at once (then `state` is already approved). Members and managers of the "
+                               "team may ask; one open extension per namespace.",
+                   responses={201: ExtensionRequestSerializer, **error_responses(400, 401, 403, 404, 409)})
+    @action(detail=True, methods=["post"])
+    def extend(self, request, pk=None):
+        namespace = self.get_object()
+        key = idempotency_key_from(request)
+        body = ExtendInputSerializer(data=request.data, context={"request": request})
+        body.is_valid(raise_exception=True)
+        created = extension_request_submit(actor=request.user, namespace=namespace, idempotency_key=key, **body.validated_data)
+        # Followed and decided where every kind is: /api/v1/requests/{id}/.
+        location = request.build_absolute_uri(reverse("request-detail", kwargs={"pk": created.pk}))
+        return Response(ExtensionRequestSerializer(created).data, headers={"Location": location},
+                        status=status.HTTP_200_OK if created.replayed else status.HTTP_201_CREATED)
 
 
 @workflow_schema(noun="namespace request", output=NamespaceRequestSerializer,

@@ -7,6 +7,8 @@ templates. It runs no query, so list pages stay at a constant query count.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django import template
 
 from apps.namespaces.selectors import Expiry, namespace_expiry
@@ -18,3 +20,12 @@ register = template.Library()
 def expiry(namespace) -> Expiry:
     """The TTL status of ``namespace`` now (see ``namespace_expiry``)."""
     return namespace_expiry(namespace)
+
+
+@register.filter
+def iso_datetime(value):
+    """An ISO 8601 string (as request payloads keep times) as a datetime for ``|date``; None when it is not one."""
+    try:
+        return datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return None

@@ -78,6 +78,6 @@ class ApprovalRuleSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ApprovalRule
-        fields = ["id", "name", "order", "enabled", "kind", "cluster", "team", "max_tier", "max_increase_percent",
+        fields = ["id", "name", "order", "enabled", "kind", "cluster", "team", "max_tier", "max_increase_percent", "max_ttl_hours",
                   "min_utilisation", "window_days"]
         read_only_fields = fields
