@@ -16,4 +16,5 @@ urlpatterns = [
     path("", include("apps.violations.api.urls")),
     path("", include("apps.usage.api.urls")),
     path("", include("apps.audit.api.urls")),
+    path("", include("apps.notifications.api.urls")),
 ]

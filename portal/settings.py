@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "apps.onboarding",
     "apps.quotas",
     "apps.violations",
+    "apps.notifications",
     "apps.usage",
 ]
 
@@ -95,6 +96,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.csp",
                 "apps.core.context_processors.portal",
+                "apps.notifications.context_processors.inbox",
             ],
         },
     },
@@ -238,6 +240,8 @@ CELERY_BEAT_SCHEDULE = {
     "seal-audit": {"task": "apps.audit.tasks.seal", "schedule": timedelta(seconds=env_int("AUDIT_SEAL_INTERVAL_SECONDS", 60))},
     "sync-violations": {"task": "apps.violations.tasks.sync_all", "schedule": timedelta(seconds=env_int("VIOLATIONS_INTERVAL_SECONDS", 300))},
     "reap-expired-namespaces": {"task": "apps.namespaces.tasks.reap_expired", "schedule": timedelta(seconds=env_int("REAPER_INTERVAL_SECONDS", 3600))},
+    # Namespace (72 h, 24 h) and kubeconfig certificate expiry warnings; each is sent once.
+    "warn-expiring": {"task": "apps.notifications.tasks.warn_expiring", "schedule": timedelta(seconds=env_int("EXPIRY_WARNING_INTERVAL_SECONDS", 900))},
 }
 
 # --- Kubernetes -----------------------------------------------------------------
@@ -344,3 +348,21 @@ NAMESPACE_MAX_TTL_HOURS = env_int("NAMESPACE_MAX_TTL_HOURS", 24 * 90)
 # How long after its expiry time the reaper waits before deleting a
 # namespace: time to notice the last warning and ask for an extension.
 NAMESPACE_EXPIRY_GRACE_HOURS = env_int("NAMESPACE_EXPIRY_GRACE_HOURS", 1)
+
+# --- Notifications and email ------------------------------------------------------
+# Where people reach the portal: links in emails are made absolute with it.
+PORTAL_URL = env("PORTAL_URL", "http://localhost:8000")
+# Django's mailer (MAILERS, Django 6.1): printed to the console unless
+# EMAIL_HOST is set (SMTP), or EMAIL_BACKEND names another backend.
+_mail_backend = env("EMAIL_BACKEND", "") or (
+    "django.core.mail.backends.smtp.EmailBackend" if env("EMAIL_HOST") else "django.core.mail.backends.console.EmailBackend")
+_mail_options: dict = {}
+if _mail_backend.endswith("smtp.EmailBackend"):
+    _mail_options = {"host": env("EMAIL_HOST", "localhost"), "port": env_int("EMAIL_PORT", 25),
+                     "username": env("EMAIL_HOST_USER", ""), "password": env("EMAIL_HOST_PASSWORD", ""),
+                     "use_tls": env_bool("EMAIL_USE_TLS", False), "use_ssl": env_bool("EMAIL_USE_SSL", False),
+                     "timeout": env_int("EMAIL_TIMEOUT_SECONDS", 10)}
+elif _mail_backend.endswith("filebased.EmailBackend"):
+    _mail_options = {"file_path": env("EMAIL_FILE_PATH", str(BASE_DIR / "var" / "mail"))}
+MAILERS = {"default": {"BACKEND": _mail_backend, "OPTIONS": _mail_options}}
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Platform portal <portal@localhost>")

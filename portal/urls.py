@@ -15,6 +15,7 @@ urlpatterns = [
     path("audit/", include("apps.audit.urls")),
     path("violations/", include("apps.violations.urls")),
     path("onboarding/", include("apps.onboarding.urls")),
+    path("notifications/", include("apps.notifications.urls")),
     path("api/v1/", include("portal.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -22,6 +22,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from apps.approvals import signals
 from apps.approvals.kinds import request_kind, request_policies
 from apps.approvals.models import Request
 from apps.approvals.selectors import request_preflight
@@ -108,6 +109,7 @@ def request_create(*, actor, kind: str, team, payload: dict, cluster=None, name:
         unsaved.save(force_insert=True)
     request = unsaved
     audit_record(actor=actor, action=Action.REQUEST_SUBMIT, target=request, after=request_snapshot(request), team=team)
+    signals.request_submitted.send(sender=Request, request=request)
     for policy in request_policies():
         rule = policy.auto_approve(request) if policy.auto_approve is not None else None
         if rule:
@@ -145,6 +147,7 @@ def _approve_by_rule(request: Request, rule: str) -> None:
             request.save(update_fields=["state", "decided_by_rule", "reason", "decided_at"])
             audit_record(actor=None, action=Action.REQUEST_APPROVE, target=request, before=before,
                          after=request_snapshot(request), team=request.team, message=f"approved by rule {rule}")
+            signals.request_decided.send(sender=Request, request=request)
             _check_policies(request, lock=True)
             created = request_kind(request.kind).approve(actor=None, request=request)
             if created is not None:
@@ -181,6 +184,7 @@ def _decide(*, actor, request: Request, state: str, reason: str, action: Action,
     request.save()
     audit_record(actor=actor, action=action, target=request, before=before, after=request_snapshot(request), team=request.team,
                  message=message)
+    signals.request_decided.send(sender=Request, request=request)
     return request
 
 

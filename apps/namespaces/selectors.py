@@ -229,6 +229,11 @@ class Expiry:
     def highlight(self) -> bool:
         return self.state in ("warning", "urgent", "expired")
 
+    @property
+    def counts_down(self) -> bool:
+        """The page may count ``at`` down live (portal.js ``data-countdown``)."""
+        return self.state in ("later", "warning", "urgent")
+
 
 def _duration(delta: timedelta) -> str:
     """Coarse, never overstated time left: ``35 min``, ``5 h``, ``4 d``."""

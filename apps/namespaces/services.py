@@ -52,7 +52,7 @@ from apps.clusters import kube
 from apps.clusters.models import Cluster, PodSecurityLevel
 from apps.core import quantities
 from apps.core.errors import ClusterError, ServiceError
-from apps.namespaces import manifests
+from apps.namespaces import manifests, signals
 from apps.namespaces.models import Namespace, QuotaTier
 from apps.namespaces.selectors import bundle_for_namespace, bundle_for_request, namespace_is_reapable, namespaces_expired, team_memberships_for_bundle
 from apps.namespaces.validators import reserved_pattern, validate_namespace_name, validate_namespace_name_on
@@ -521,6 +521,7 @@ def _finish_ready(namespace: Namespace, token: str, desired_hash: str, quota_sta
         row.save(update_fields=fields)
         if was != Phase.READY:
             audit_record(actor=None, action=Action.NAMESPACE_READY, target=row, team=row.team, before=before, after=namespace_snapshot(row))
+            signals.namespace_ready.send(sender=Namespace, namespace=row, at=now)
         for request in _open_requests(row):
             request_mark_applying(request)  # no-op unless still approved: done is reached through applying
             request_mark_done(request)
@@ -545,10 +546,13 @@ def _finish_error(namespace: Namespace, token: str, exc: ClusterError) -> Reconc
             row.next_attempt_at = now + timedelta(seconds=delay)
             row.save(update_fields=["last_error", "next_attempt_at", "claimed_until", "claimed_by", "updated_at"])
             return ReconcileResult("retry", message, retry_in=delay)
+        was = row.phase
         row.phase = Phase.FAILED
         row.next_attempt_at = None
         row.save(update_fields=["phase", "last_error", "next_attempt_at", "claimed_until", "claimed_by", "updated_at"])
         audit_record(actor=None, action=Action.NAMESPACE_FAIL, target=row, team=row.team, before=before, after=namespace_snapshot(row), message=message)
+        if was != Phase.FAILED:  # told once per failure, not at every retry of a failed namespace
+            signals.namespace_failed.send(sender=Namespace, namespace=row, at=now, error=message)
         for request in _open_requests(row):
             request_mark_failed(request, error=message)
     return ReconcileResult("failed", message)

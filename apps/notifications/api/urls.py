@@ -1,0 +1,10 @@
+"""``/api/v1/notifications/``."""
+
+from rest_framework.routers import SimpleRouter
+
+from apps.notifications.api.views import NotificationViewSet
+
+router = SimpleRouter()
+router.register("notifications", NotificationViewSet, basename="notification")
+
+urlpatterns = router.urls
