@@ -318,6 +318,7 @@ SPECTACULAR_SETTINGS = {
         "MembershipRoleEnum": "apps.teams.models.Membership.Role",
         "RequestKindEnum": "apps.approvals.models.Request.Kind",
         "ApprovalRuleKindEnum": "apps.quotas.models.ApprovalRule.Kind",
+        "NotificationKindEnum": "apps.notifications.models.Kind",
     },
 }
 
@@ -352,10 +353,12 @@ NAMESPACE_EXPIRY_GRACE_HOURS = env_int("NAMESPACE_EXPIRY_GRACE_HOURS", 1)
 # --- Notifications and email ------------------------------------------------------
 # Where people reach the portal: links in emails are made absolute with it.
 PORTAL_URL = env("PORTAL_URL", "http://localhost:8000")
-# Django's mailer (MAILERS, Django 6.1): printed to the console unless
-# EMAIL_HOST is set (SMTP), or EMAIL_BACKEND names another backend.
+# Django's mailer (MAILERS, Django 6.1): SMTP (EMAIL_HOST...) in production;
+# the demo (DEBUG=true) prints mail to the console unless EMAIL_HOST is set.
+# EMAIL_BACKEND names another backend (e.g. the file backend).
 _mail_backend = env("EMAIL_BACKEND", "") or (
-    "django.core.mail.backends.smtp.EmailBackend" if env("EMAIL_HOST") else "django.core.mail.backends.console.EmailBackend")
+    "django.core.mail.backends.console.EmailBackend" if DEBUG and not env("EMAIL_HOST")
+    else "django.core.mail.backends.smtp.EmailBackend")
 _mail_options: dict = {}
 if _mail_backend.endswith("smtp.EmailBackend"):
     _mail_options = {"host": env("EMAIL_HOST", "localhost"), "port": env_int("EMAIL_PORT", 25),

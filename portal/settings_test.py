@@ -14,5 +14,7 @@ import os
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-4f9a1c7e2b8d6053")
 os.environ.setdefault("CLUSTER_CREDENTIAL_KEYS", "dGVzdC1vbmx5LWNsdXN0ZXItY3JlZGVudGlhbC1rZXk=")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+# Production mails over SMTP; the suite (and the workers it starts) keeps mail in memory.
+os.environ.setdefault("EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
 
 from portal.settings import *  # noqa: F403  (the production settings, unchanged)

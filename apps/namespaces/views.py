@@ -23,8 +23,8 @@ from apps.approvals.selectors import requests_visible_to
 from apps.core.errors import ServiceError
 from apps.core.htmx import is_htmx, render_page
 from apps.core.templatetags.portal_ui import UNSETTLED_PHASES
-from apps.namespaces.filters import NamespaceFilterSet
 from apps.namespaces.extensions import extension_problems, extension_request_submit
+from apps.namespaces.filters import NamespaceFilterSet
 from apps.namespaces.forms import QUOTA_FIELDS, AdoptForm, ExtendForm, NamespaceRequestForm, ProtectForm
 from apps.namespaces.manifests import to_yaml
 from apps.namespaces.models import Namespace

@@ -34,6 +34,7 @@ from apps.accounts.services import api_token_issue
 from apps.approvals.models import Request
 from apps.clusters.models import Cluster
 from apps.namespaces.models import Namespace
+from apps.notifications.models import EmailOptOut, Notification
 from apps.onboarding.models import IssuedCertificate
 from apps.quotas.models import TeamBudget
 from apps.teams.models import Membership, Team
@@ -79,7 +80,8 @@ class World:
         now = timezone.now()
         for side, team in self.teams.items():
             owner = self.owner[side]
-            ns = make_namespace(team, self.cluster, f"{team.slug}-secretns", owner=owner, purpose=f"{team.slug}-nspurpose")
+            ns = make_namespace(team, self.cluster, f"{team.slug}-secretns", owner=owner, purpose=f"{team.slug}-nspurpose",
+                                expires_at=now + timedelta(hours=10))
             req = make_request(team, owner, self.cluster, f"{team.slug}-reqsecret")
             joiner = make_user(f"{team.slug}-joiner")
             join = Request.objects.create(kind=Request.Kind.MEMBERSHIP, team=team, requester=joiner, payload={"role": "member", "note": ""})
@@ -95,8 +97,10 @@ class World:
             Violation.objects.create(cluster=self.cluster, source="gatekeeper", fingerprint=f"fp-{team.slug}", policy="K8sRequiredLabels/x",
                                      action="deny", message=f"{team.slug}-violationsecret", object_kind="Pod",
                                      object_namespace=ns.name, object_name="p", namespace=ns, team=team, first_seen=now)
+            note = Notification.objects.create(user=owner, kind="request_decided", key=f"matrix:{team.slug}",
+                                               title=f"{team.slug}-notesecret", url="/")
             self.objects[side] = {"team": team, "namespace": ns, "request": req, "join": join, "quota": quota_change,
-                                  "certificate": cert,
+                                  "certificate": cert, "notification": note,
                                   "token": token, "membership": Membership.objects.get(user=owner, team=team), "user": owner}
             members = {u.username for u in User.objects.filter(memberships__team=team)}
             readers = {"carol", "dora"}
@@ -108,6 +112,7 @@ class World:
                 (f"{team.slug}-violationsecret", members | readers),
                 (cert.serial, {owner.username} | readers),
                 (f"{team.slug}-token-secret", {owner.username} | readers),
+                (f"{team.slug}-notesecret", {owner.username}),  # one's own inbox: not even admins read it
             ]
         self.tokens = {actor: api_token_issue(actor=None, user=user)[1] for actor, user in self.people.items()}
 
@@ -131,6 +136,8 @@ def digest() -> str:
         list(Team.objects.order_by("pk").values_list("pk", "slug", "name", "contact", "description", "budget", "archived_at")),
         list(Cluster.objects.order_by("pk").values_list("pk", "name", "portal_namespace")),
         IssuedCertificate.objects.count(),
+        list(Notification.objects.order_by("pk").values_list("pk", "read_at")),
+        list(EmailOptOut.objects.order_by("pk").values_list("user_id", "kind")),
     ]
     return hashlib.sha256(repr(rows).encode()).hexdigest()
 
@@ -159,6 +166,7 @@ def concrete(route: str, world: World, side: str) -> str:
         (r"^api/v1/membership-requests/\(\?P<pk>", o["join"].pk), (r"^onboarding/join/<int:pk>", o["join"].pk),
         (r"^api/v1/quota-requests/\(\?P<pk>", o["quota"].pk), (r"^api/v1/requests/\(\?P<pk>", o["request"].pk),
         (r"^api/v1/kubeconfigs/\(\?P<pk>", o["certificate"].pk),
+        (r"^api/v1/notifications/\(\?P<pk>", o["notification"].pk), (r"^notifications/<int:pk>", o["notification"].pk),
         (r"^account/tokens/<int:pk>", o["token"].pk), (r"^api/v1/tokens/\(\?P<pk>", o["token"].pk),
         (r"^teams/<slug:slug>/members/<int:pk>", o["membership"].pk), (r"^teams/users/<int:pk>", o["user"].pk),
     ]
@@ -188,6 +196,12 @@ def body(route: str, world: World, side: str) -> dict:
         return {"role": "manager"}
     if route.endswith("protect/"):
         return {"protected": "true"}
+    if route.endswith("extend/"):
+        return {"ttl_hours": 100, "reason": "matrix"}
+    if route.endswith("read/") or route.endswith("read-all/"):
+        return {}
+    if route in ("notifications/settings/", "api/v1/notifications/email-settings/"):
+        return {"email_off": ["namespace_ready"]}
     if route in ("api/v1/membership-requests/", "onboarding/join/"):
         return {"team": team, "role": "member", "note": ""}
     if route in ("api/v1/kubeconfigs/", "onboarding/kubeconfig/"):
@@ -254,6 +268,10 @@ WRITE_RULES: list[tuple[str, object]] = [
     (r"^(api/v1/membership-requests/|onboarding/join/)$", {"none", "admin", "auditor"}),  # anyone not yet a member may ask
     (r"^(api/v1/namespaces/\(\?P<pk>\[0-9\]\+\)/|namespaces/<int:pk>/(delete|protect)/)$", MANAGE),
     (r"^(api/v1/namespaces/adopt/|namespaces/adopt/)$", {"admin"}),
+    (r"^(api/v1/namespaces/\(\?P<pk>\[0-9\]\+\)|namespaces/<int:pk>)/extend/$", {"member", "manager"}),
+    # One's own inbox: marking read, email settings.
+    (r"^(api/v1/notifications/\(\?P<pk>\[0-9\]\+\)|notifications/<int:pk>)/read/$", requester_of_namespace_request),
+    (r"^(api/v1/notifications/(read-all|email-settings)/|notifications/(read-all|settings)/)$", EVERYONE),
     (r"^(api/v1/kubeconfigs/|onboarding/kubeconfig/)$", {"member", "manager", "admin"}),
     (r"^(api/v1/tokens/|account/tokens/)$", EVERYONE),  # one's own token
     (r"^(api/v1/tokens/\(\?P<pk>\[0-9\]\+\)/|account/tokens/<int:pk>/revoke/)$", owner_or_admin),

@@ -20,7 +20,7 @@ def production_env(**overrides: str | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in {
         "DEBUG", "SECRET_KEY", "CLUSTER_CREDENTIAL_KEYS", "SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS",
         "SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_HSTS_PRELOAD", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE",
-        "SECRET_KEY_FILE", "CLUSTER_CREDENTIAL_KEYS_FILE", "CSP_REPORT_ONLY", "DJANGO_SETTINGS_MODULE",
+        "SECRET_KEY_FILE", "CLUSTER_CREDENTIAL_KEYS_FILE", "CSP_REPORT_ONLY", "DJANGO_SETTINGS_MODULE", "EMAIL_BACKEND",
         # set by the browser fixture in this process; never in a deployment
         "DJANGO_ALLOW_ASYNC_UNSAFE"}}
     env.update({

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from apps.approvals.models import Request
 from apps.approvals.services import request_approve, request_reject
+from apps.core.errors import ServiceError
 from apps.namespaces.extensions import extension_request_submit
 from apps.namespaces.models import Namespace
 from apps.namespaces.services import namespace_request_submit
@@ -112,7 +113,7 @@ def test_auto_approved_requests_tell_the_requester_and_do_not_ask_managers(membe
 def test_a_rolled_back_decision_tells_nobody(member, manager, team, dev, django_capture_on_commit_callbacks):
     request = submit(member, team, dev)
     make_namespace(team, dev, "payments-dev")  # approving now fails: the name is taken
-    with django_capture_on_commit_callbacks(execute=True), pytest.raises(Exception):
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(ServiceError):
         request_approve(actor=manager, request=request)
     assert not Notification.objects.filter(kind=Kind.REQUEST_DECIDED).exists()
 

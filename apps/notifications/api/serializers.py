@@ -24,8 +24,19 @@ class NotificationSerializer(serializers.ModelSerializer):
         return obj.read_at is not None
 
 
+class KindListField(serializers.ListField):
+    """A list of notification kinds; anything else is one flat message naming the kinds."""
+
+    def __init__(self, **kwargs):
+        super().__init__(child=serializers.ChoiceField(choices=Kind.choices), **kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, list) or any(not isinstance(value, str) or value not in Kind.values for value in data):
+            raise serializers.ValidationError(f"must be a list of notification kinds, each one of: {', '.join(Kind.values)}")
+        return sorted(set(data))
+
+
 class EmailSettingsSerializer(StrictInputSerializer):
     """``email_off``: the kinds you get no email for (the inbox keeps every kind)."""
 
-    email_off = serializers.ListField(child=serializers.ChoiceField(choices=Kind.choices), allow_empty=True,
-                                      help_text="Kinds with email turned off")
+    email_off = KindListField(allow_empty=True, help_text="Kinds with email turned off")

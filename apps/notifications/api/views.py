@@ -11,6 +11,7 @@ from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from apps.core.api.errors import error_responses
 from apps.core.api.serializers import EmptyInputSerializer
@@ -72,14 +73,22 @@ class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         EmptyInputSerializer(data=request.data).is_valid(raise_exception=True)
         return Response({"marked": notifications_mark_read(request.user)})
 
-    @extend_schema(methods=["get"], summary="My email settings", tags=["notifications"],
+
+class EmailSettingsView(APIView):
+    """``/api/v1/notifications/email-settings/``: which kinds are not emailed to me."""
+
+    parser_classes = [JSONParser]
+
+    @extend_schema(summary="My email settings", tags=["notifications"],
                    responses={200: EmailSettingsSerializer, **error_responses(401)})
-    @extend_schema(methods=["put"], summary="Set which kinds are not emailed to me", tags=["notifications"],
-                   request=EmailSettingsSerializer, responses={200: EmailSettingsSerializer, **error_responses(400, 401)})
-    @action(detail=False, methods=["get", "put"], url_path="email-settings", filterset_class=None, pagination_class=None)
-    def email_settings(self, request):
-        if request.method == "PUT":
-            body = EmailSettingsSerializer(data=request.data)
-            body.is_valid(raise_exception=True)
-            email_opt_outs_set(request.user, set(body.validated_data["email_off"]))
+    def get(self, request):
         return Response({"email_off": sorted(email_opt_outs(request.user))})
+
+    @extend_schema(summary="Set which kinds are not emailed to me", tags=["notifications"],
+                   description="`email_off` is the whole list: kinds left out are emailed again.",
+                   request=EmailSettingsSerializer, responses={200: EmailSettingsSerializer, **error_responses(400, 401)})
+    def put(self, request):
+        body = EmailSettingsSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        email_opt_outs_set(request.user, set(body.validated_data["email_off"]))
+        return self.get(request)
