@@ -273,7 +273,7 @@ def test_namespace_detail_for_member_shows_status_quota_and_yaml(client_for, mem
     assert response.status_code == 200
     assert "connection refused" in body and 'data-phase="Failed"' in body
     assert "kind: ResourceQuota" in body and "kind: NetworkPolicy" in body
-    assert "hx-trigger" not in body  # Failed is settled: no polling
+    assert 'data-polling="false"' in body and 'hx-trigger="every 2s"' not in body  # Failed is settled: no polling
     # Members may not delete (managers and admins may), so no button.
     assert reverse("namespaces:delete", args=[ns.pk]) not in body
 
