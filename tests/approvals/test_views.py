@@ -76,7 +76,8 @@ def test_manager_approves_from_the_detail_page(client_for, manager, alices_reque
     alices_request.refresh_from_db()
     assert alices_request.state == Request.State.APPROVED and alices_request.decider == manager
     assert Namespace.objects.get().name == "payments-dev"
-    assert len(callbacks) == 1  # the reconcile is enqueued after commit
+    # The reconcile is enqueued after commit (beside the decision's notification).
+    assert [c.__qualname__.split(".")[0] for c in callbacks] == ["_deliver_after_commit", "namespace_request_approve"]
     assert "Approved by bob" in body and "looks fine" in body
     assert "Applying to cluster dev" in body
     assert 'hx-trigger="every 2s"' in body  # the timeline follows the worker
