@@ -63,6 +63,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: probes get their answer before the host check and the HTTPS redirect (apps.core.health).
+    "apps.core.health.HealthCheckMiddleware",
+    "portal.metrics.HttpMetricsMiddleware",
+    # Early, so every log line of the request carries its id.
+    "apps.core.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     # Before anything reads the request: NUL bytes, oversized and too deep bodies get a clear 4xx.
@@ -75,7 +80,6 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "apps.core.middleware.RequestContextMiddleware",
     # Last, as django-axes requires: it turns a locked-out sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -125,7 +129,8 @@ LOGOUT_REDIRECT_URL = "login"
 # --- Sign-in lockout (django-axes) and API tokens ----------------------------------
 # Axes' backend must come first: it refuses a locked-out sign-in before the
 # password is even checked.
-AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend",
+                           "apps.accounts.oidc.PortalOIDCBackend"]
 AXES_ENABLED = env_bool("AXES_ENABLED", True)
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 # 0 = locked until a platform admin unlocks (manage.py unlock_login or the Lockouts page).
@@ -187,6 +192,8 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = env_bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", Fa
 # Content Security Policy (Django's own middleware): everything from the
 # portal's origin, no inline script or style; the few inline blocks of
 # third-party pages (Swagger UI) carry the per-request nonce.
+# Logging out of the portal also ends the IdP session: the logout form's redirect goes to the issuer.
+_oidc_origin = [env("OIDC_ISSUER").rstrip("/")] if env("OIDC_ISSUER") else []
 SECURE_CSP = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF, CSP.NONCE],
@@ -196,7 +203,7 @@ SECURE_CSP = {
     "font-src": [CSP.SELF],
     "object-src": [CSP.NONE],
     "base-uri": [CSP.SELF],
-    "form-action": [CSP.SELF],
+    "form-action": [CSP.SELF, *_oidc_origin],
     "frame-ancestors": [CSP.NONE],
 }
 # CSP_REPORT_ONLY=true sends the same policy as report-only (to try it out
@@ -322,14 +329,27 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# One JSON object per line in production (LOG_FORMAT=json, the default when
+# DEBUG=false), plain text in `make run`. Every record carries the request id
+# (apps.core.logging), and secrets are redacted before any handler writes.
+LOG_FORMAT = env("LOG_FORMAT", "plain" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "apps.core.logging.RequestContextFilter"},
+                "redact": {"()": "apps.core.logging.RedactSecretsFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "pythonjsonlogger.json.JsonFormatter",
+                 "format": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(via)s",
+                 "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"}},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context", "redact"]}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {"kubernetes": {"level": "WARNING"}, "urllib3": {"level": "WARNING"}},
 }
+# The worker logs through the same configuration (JSON, request ids) instead of Celery's own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- Namespace defaults -----------------------------------------------------------
 # Quota used when a request names none (the book's small-team tier).
@@ -369,3 +389,34 @@ elif _mail_backend.endswith("filebased.EmailBackend"):
     _mail_options = {"file_path": env("EMAIL_FILE_PATH", str(BASE_DIR / "var" / "mail"))}
 MAILERS = {"default": {"BACKEND": _mail_backend, "OPTIONS": _mail_options}}
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Platform portal <portal@localhost>")
+
+# --- Operations: health, metrics ---------------------------------------------------
+# /metrics answers only with "Authorization: Bearer <METRICS_TOKEN>"; unset: off (404).
+METRICS_TOKEN = env("METRICS_TOKEN", "")
+
+# --- Single sign-on (OpenID Connect, apps.accounts.oidc) -----------------------------
+# OIDC_ISSUER turns it on; endpoints come from the issuer's discovery document.
+OIDC_ISSUER = env("OIDC_ISSUER", "")
+OIDC_PROVIDER_NAME = env("OIDC_PROVIDER_NAME", "single sign-on")
+OIDC_RP_CLIENT_ID = env("OIDC_RP_CLIENT_ID", "")
+OIDC_RP_CLIENT_SECRET = env("OIDC_RP_CLIENT_SECRET", "")
+OIDC_RP_SCOPES = env("OIDC_RP_SCOPES", "openid email profile groups")
+OIDC_RP_SIGN_ALGO = env("OIDC_RP_SIGN_ALGO", "RS256")
+OIDC_USE_PKCE = True
+OIDC_STORE_ID_TOKEN = True  # for RP-initiated logout (id_token_hint); kept in the server-side session
+OIDC_TIMEOUT = env_int("OIDC_TIMEOUT_SECONDS", 10)
+OIDC_VERIFY_SSL = env_bool("OIDC_VERIFY_SSL", True)
+OIDC_DISCOVERY_CACHE_SECONDS = env_int("OIDC_DISCOVERY_CACHE_SECONDS", 3600)
+OIDC_USERNAME_CLAIM = env("OIDC_USERNAME_CLAIM", "preferred_username")
+OIDC_GROUPS_CLAIM = env("OIDC_GROUPS_CLAIM", "groups")
+# Groups giving a platform role; with neither set, roles stay as set in the portal.
+OIDC_ADMIN_GROUPS = env_list("OIDC_ADMIN_GROUPS", [])
+OIDC_AUDITOR_GROUPS = env_list("OIDC_AUDITOR_GROUPS", [])
+# A regular expression with named groups "team" (a team slug) and optionally "role"
+# (member, manager or viewer), e.g. team-(?P<team>[a-z0-9-]+)-(?P<role>member|manager|viewer)
+OIDC_TEAM_GROUP_PATTERN = env("OIDC_TEAM_GROUP_PATTERN", "")
+OIDC_AUTHENTICATION_CALLBACK_URL = "oidc_authentication_callback"
+LOGIN_REDIRECT_URL_FAILURE = "/login/?sso=failed"
+LOGOUT_REDIRECT_URL_PATH = "/login/"
+# Local username/password sign-in (break-glass, the demo); false hides and refuses it.
+LOCAL_LOGIN_ENABLED = env_bool("LOCAL_LOGIN_ENABLED", True)

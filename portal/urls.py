@@ -4,6 +4,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from portal.metrics import metrics_view
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("apps.accounts.urls")),
@@ -19,6 +21,8 @@ urlpatterns = [
     path("api/v1/", include("portal.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # Prometheus (bearer token; see portal.metrics). /healthz and /readyz: apps.core.health's middleware.
+    path("metrics", metrics_view, name="metrics"),
 ]
 
 # Every path under /api/ answers JSON, errors included (apps.core.views).

@@ -13,6 +13,8 @@ class User(AbstractUser):
         AUDITOR = "auditor", "Auditor"
 
     platform_role = models.CharField(max_length=16, choices=PlatformRole.choices, blank=True, default="")
+    # The ``sub`` claim of the OpenID provider this person signs in with (apps.accounts.oidc); empty for local accounts.
+    oidc_subject = models.CharField(max_length=255, null=True, blank=True, unique=True, editable=False)
 
     @property
     def is_platform_admin(self) -> bool:

@@ -1,4 +1,3 @@
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from apps.accounts import views
@@ -10,7 +9,9 @@ account_patterns = [
 ]
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(template_name="accounts/login.html", redirect_authenticated_user=True), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("logout/", views.logout, name="logout"),
+    path("oidc/authenticate/", views.OIDCStartView.as_view(), name="oidc_authentication_init"),
+    path("oidc/callback/", views.OIDCCallbackView.as_view(), name="oidc_authentication_callback"),
     path("account/", include((account_patterns, "accounts"))),
 ]

@@ -6,18 +6,29 @@ services apply the rules; their errors become form errors or messages.
 
 from __future__ import annotations
 
+import logging
+
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import logout as auth_logout
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.shortcuts import redirect
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied, ValidationError
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
+from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
 from apps.accounts import selectors
 from apps.accounts.forms import ApiTokenForm
+from apps.accounts.oidc import end_session_url, oidc_enabled, oidc_setting
 from apps.accounts.services import api_token_issue, api_token_revoke, login_unlock
 from apps.core.errors import ServiceError
 from apps.core.htmx import render_page
+
+log = logging.getLogger(__name__)
 
 
 @login_required
@@ -72,3 +83,63 @@ def lockouts(request):
             messages.success(request, f'"{username}" can sign in again.')
         return redirect("accounts:lockouts")
     return render_page(request, "accounts/lockouts.html", {"lockouts": selectors.lockouts_list()[:200]})
+
+
+# --- Sign-in and sign-out: local accounts and OpenID Connect (apps.accounts.oidc) -----------
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login page, plus "Sign in with <IdP>" when OIDC is configured; local sign-in can be switched off."""
+
+    template_name = "accounts/login.html"
+    redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "oidc_enabled": oidc_enabled(),
+                "oidc_provider_name": settings.OIDC_PROVIDER_NAME, "local_login": settings.LOCAL_LOGIN_ENABLED,
+                "sso_failed": self.request.GET.get("sso") == "failed"}
+
+    def post(self, request, *args, **kwargs):
+        if not settings.LOCAL_LOGIN_ENABLED:
+            raise PermissionDenied("password sign-in is switched off here (LOCAL_LOGIN_ENABLED=false); "
+                                   f"sign in with {settings.OIDC_PROVIDER_NAME}")
+        return super().post(request, *args, **kwargs)
+
+
+@require_POST
+def logout(request):
+    """End the portal session; after an OIDC sign-in, also the IdP's (RP-initiated logout) where it offers one."""
+    idp_logout = end_session_url(request)
+    auth_logout(request)
+    return redirect(idp_logout or settings.LOGOUT_REDIRECT_URL)
+
+
+class OIDCStartView(OIDCAuthenticationRequestView):
+    """``/oidc/authenticate/``: off (404) without OIDC_ISSUER; an unreachable IdP is a 503 page, not a crash."""
+
+    def __init__(self, **kwargs):
+        View.__init__(self, **kwargs)  # the endpoint is looked up per request, below
+
+    get_settings = staticmethod(oidc_setting)
+
+    def get(self, request):
+        if not oidc_enabled():
+            raise Http404("single sign-on is not configured")
+        try:
+            self.OIDC_OP_AUTH_ENDPOINT = oidc_setting("OIDC_OP_AUTHORIZATION_ENDPOINT")
+        except ImproperlyConfigured as exc:
+            log.error("OIDC sign-in unavailable: %s", exc)
+            return render(request, "accounts/sso_unavailable.html", {"provider": settings.OIDC_PROVIDER_NAME}, status=503)
+        self.OIDC_RP_CLIENT_ID = settings.OIDC_RP_CLIENT_ID
+        return super().get(request)
+
+
+class OIDCCallbackView(OIDCAuthenticationCallbackView):
+    """``/oidc/callback/``: where the IdP sends the browser back with the code."""
+
+    get_settings = staticmethod(oidc_setting)
+
+    def get(self, request):
+        if not oidc_enabled():
+            raise Http404("single sign-on is not configured")
+        return super().get(request)

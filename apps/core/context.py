@@ -43,3 +43,8 @@ def acting_via(via: str, request_id: str | None = None, client_request_id: str =
         _via.reset(via_token)
         _request_id.reset(rid_token)
         _client_request_id.reset(crid_token)
+
+
+def task_request_id(task) -> str:
+    """The id a Celery task acts under: the web request's that enqueued it (``portal.celery``), else its own."""
+    return getattr(task.request, "portal_request_id", None) or task.request.id

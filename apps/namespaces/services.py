@@ -79,6 +79,8 @@ class ReconcileResult:
     retry_in: float | None = None
     pruned: list[str] = field(default_factory=list)
     drift: list[str] = field(default_factory=list)
+    # retry/failed: why, in few words for a metric label (http_503, unreachable, ...).
+    reason: str = ""
 
 
 def claim_seconds() -> int:
@@ -545,7 +547,7 @@ def _finish_error(namespace: Namespace, token: str, exc: ClusterError) -> Reconc
             delay = backoff_seconds(row.attempts)
             row.next_attempt_at = now + timedelta(seconds=delay)
             row.save(update_fields=["last_error", "next_attempt_at", "claimed_until", "claimed_by", "updated_at"])
-            return ReconcileResult("retry", message, retry_in=delay)
+            return ReconcileResult("retry", message, retry_in=delay, reason=failure_reason(exc))
         was = row.phase
         row.phase = Phase.FAILED
         row.next_attempt_at = None
@@ -555,7 +557,12 @@ def _finish_error(namespace: Namespace, token: str, exc: ClusterError) -> Reconc
             signals.namespace_failed.send(sender=Namespace, namespace=row, at=now, error=message)
         for request in _open_requests(row):
             request_mark_failed(request, error=message)
-    return ReconcileResult("failed", message)
+    return ReconcileResult("failed", message, reason=failure_reason(exc))
+
+
+def failure_reason(exc: ClusterError) -> str:
+    """A bounded label for why a cluster call failed: the HTTP status it answered, or unreachable."""
+    return f"http_{exc.status}" if exc.status else "unreachable"
 
 
 # --- Cluster side ------------------------------------------------------------------------
@@ -865,7 +872,8 @@ def _delete_retry_later(namespace: Namespace, token: str, exc: ClusterError) -> 
         last_error=str(exc), attempts=namespace.attempts + 1, claimed_until=None, claimed_by="",
         next_attempt_at=timezone.now() + timedelta(seconds=delay) if exc.retryable else None,
     )
-    return ReconcileResult("retry" if exc.retryable else "failed", str(exc), retry_in=delay if exc.retryable else None)
+    return ReconcileResult("retry" if exc.retryable else "failed", str(exc), retry_in=delay if exc.retryable else None,
+                           reason=failure_reason(exc))
 
 
 def namespaces_to_resync(now=None) -> dict[str, list[int]]:

@@ -14,11 +14,13 @@ request: the row keeps ``next_attempt_at`` and the periodic resync picks it up.
 from __future__ import annotations
 
 import logging
+import time
 
 from celery import shared_task
 
-from apps.core.context import acting_via
+from apps.core.context import acting_via, task_request_id
 from apps.namespaces import services
+from apps.namespaces.metrics import RECONCILE_FAILURES, RECONCILE_SECONDS
 from apps.namespaces.selectors import namespaces_of_team
 
 log = logging.getLogger(__name__)
@@ -36,15 +38,22 @@ def _retry(task, result):
 @shared_task(bind=True, acks_late=True, max_retries=None, name="apps.namespaces.tasks.reconcile_namespace")
 def reconcile_namespace(self, namespace_id: int, check_drift: bool = False) -> str:
     """Apply the namespace's bundle to its cluster (see ``services.namespace_reconcile``)."""
-    with acting_via("worker", self.request.id):
+    started = time.perf_counter()
+    with acting_via("worker", task_request_id(self)):
         result = services.namespace_reconcile(namespace_id, token=self.request.id, check_drift=check_drift)
+    took = time.perf_counter() - started
+    RECONCILE_SECONDS.labels(result.outcome).observe(took)
+    log.info("reconcile of namespace %s: %s in %.2f s%s", namespace_id, result.outcome, took,
+             f" ({result.message})" if result.message else "")
+    if result.outcome in ("retry", "failed"):
+        RECONCILE_FAILURES.labels(result.reason or "unknown").inc()
     return _retry(self, result)
 
 
 @shared_task(bind=True, acks_late=True, max_retries=None, name="apps.namespaces.tasks.delete_namespace")
 def delete_namespace(self, namespace_id: int) -> str:
     """Delete a Terminating namespace on its cluster and mark it Deleted."""
-    with acting_via("worker", self.request.id):
+    with acting_via("worker", task_request_id(self)):
         result = services.namespace_finalize_delete(namespace_id, token=self.request.id)
     return _retry(self, result)
 
@@ -82,5 +91,5 @@ def reap_expired(self) -> list[int]:
     as ``namespace.expire``) and enqueues its cluster delete; a redelivered
     or overlapping run finds them Terminating and does nothing more.
     """
-    with acting_via("worker", self.request.id):
+    with acting_via("worker", task_request_id(self)):
         return services.namespaces_reap_expired()

@@ -63,7 +63,14 @@ class Membership(models.Model):
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    class Source(models.TextChoices):
+        PORTAL = "portal", "Granted in the portal"
+        IDP = "idp", "From the identity provider's groups"
+
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
+    # IdP-granted memberships follow the groups claim at each sign-in (removed when the group goes);
+    # the portal's own (join requests, managers) are never touched by it.
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.PORTAL)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -172,7 +172,7 @@ def _resync_team_namespaces(team: Team) -> None:
 
 
 def membership_add(*, actor, team: Team, user, role: str = Membership.Role.MEMBER,
-                   change_existing: bool = True) -> Membership:
+                   change_existing: bool = True, source: str = Membership.Source.PORTAL) -> Membership:
     """Add ``user`` to ``team`` (or change their role); bindings follow on every cluster.
 
     ``actor`` must manage the team (or be a platform admin); ``None`` is the
@@ -196,9 +196,10 @@ def membership_add(*, actor, team: Team, user, role: str = Membership.Role.MEMBE
         if existing is not None:
             # Same rules as a role change (the last manager stays a manager).
             return membership_change_role(actor=actor, membership=existing, role=role)
-        membership = Membership.objects.create(team=team, user=user, role=role)
+        membership = Membership.objects.create(team=team, user=user, role=role, source=source)
         audit_record(actor=actor, action=Action.MEMBERSHIP_ADD, target=membership, team=team,
-                     after={"user": user.username, "team": team.slug, "role": role})
+                     after={"user": user.username, "team": team.slug, "role": role,
+                            **({"source": source} if source != Membership.Source.PORTAL else {})})
         _resync_team_namespaces(team)
     return membership
 

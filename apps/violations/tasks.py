@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from apps.clusters.models import Cluster
-from apps.core.context import acting_via
+from apps.core.context import acting_via, task_request_id
 from apps.violations.ingest import ingest_cluster
 
 
@@ -23,6 +23,6 @@ def sync_cluster(self, cluster_id: int) -> dict:
     cluster = Cluster.objects.filter(pk=cluster_id).first()
     if cluster is None:
         return {"skipped": "cluster gone"}
-    with acting_via("worker", self.request.id):
+    with acting_via("worker", task_request_id(self)):
         result = ingest_cluster(cluster)
     return {"ok": result.ok, "created": result.created, "resolved": result.resolved, "error": result.error}

