@@ -152,6 +152,11 @@ _BUILTINS = [
     ResourceType("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", True, "networkpolicy", ("netpol",)),
     ResourceType("apps", "v1", "deployments", "Deployment", True, "deployment", ("deploy",), ALL_VERBS, ("status",),
                  categories=("all",)),
+    # What the portal's own install package (deploy/kubernetes) holds besides the above.
+    ResourceType("batch", "v1", "jobs", "Job", True, "job", (), ALL_VERBS, ("status",), categories=("all",)),
+    ResourceType("networking.k8s.io", "v1", "ingresses", "Ingress", True, "ingress", ("ing",), ALL_VERBS, ("status",)),
+    ResourceType("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", True, "poddisruptionbudget", ("pdb",),
+                 ALL_VERBS, ("status",)),
     ResourceType("certificates.k8s.io", "v1", "certificatesigningrequests", "CertificateSigningRequest", False,
                  "certificatesigningrequest", ("csr",), ALL_VERBS, ("approval", "status")),
     ResourceType("authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview", False,

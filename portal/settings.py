@@ -7,6 +7,7 @@ configured; production sets the variables documented in README.md.
 from __future__ import annotations
 
 import base64
+import logging
 import hashlib
 from datetime import timedelta
 from pathlib import Path
@@ -279,7 +280,7 @@ def _own_namespace() -> str:
 
 
 # The namespace holding the portal's own ServiceAccount on the clusters it
-# manages (deploy/kubernetes/portal-rbac.yaml). Each cluster's is also
+# manages (deploy/kubernetes/cluster-rbac/portal-rbac.yaml). Each cluster's is also
 # detected from the credentials it was registered with (SelfSubjectReview).
 PORTAL_NAMESPACE = env("PORTAL_NAMESPACE", "") or _own_namespace() or "platform-portal"
 # Namespace names never handed to a team, on any cluster (shell-style
@@ -348,8 +349,10 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {"kubernetes": {"level": "WARNING"}, "urllib3": {"level": "WARNING"}},
 }
-# The worker logs through the same configuration (JSON, request ids) instead of Celery's own.
+# The worker logs through the same configuration (JSON, request ids) instead of Celery's own,
+# and Python's warnings become log records too (one format for everything a process writes).
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+logging.captureWarnings(True)
 
 # --- Namespace defaults -----------------------------------------------------------
 # Quota used when a request names none (the book's small-team tier).

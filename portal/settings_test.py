@@ -14,6 +14,9 @@ import os
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-4f9a1c7e2b8d6053")
 os.environ.setdefault("CLUSTER_CREDENTIAL_KEYS", "dGVzdC1vbmx5LWNsdXN0ZXItY3JlZGVudGlhbC1rZXk=")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+# Plain-text logs for the suite (tests read worker logs line by line); the JSON
+# format is tested where it matters (tests/ops, with LOG_FORMAT=json).
+os.environ.setdefault("LOG_FORMAT", "plain")
 # Production mails over SMTP; the suite (and the workers it starts) keeps mail in memory.
 os.environ.setdefault("EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
 

@@ -210,7 +210,7 @@ def wait_for(predicate, timeout: float = 15.0, interval: float = 0.05, message: 
 # --- Clusters (RECONCILE) ---------------------------------------------------------------
 # A kubesim-backed Cluster row that authenticates like production: a token of
 # the portal's ServiceAccount, whose permissions are exactly
-# deploy/kubernetes/portal-rbac.yaml (least privilege, not cluster-admin).
+# deploy/kubernetes/cluster-rbac/portal-rbac.yaml (least privilege, not cluster-admin).
 
 from kubesim.pytest_plugin import kubesim  # noqa: E402,F401  (the fresh-per-test kubesim fixture)
 from tests.ownership_guard import portal_writes_only_where_owned  # noqa: E402,F401  (checks every test's kubesim log)
@@ -224,7 +224,7 @@ def pytest_terminal_summary(terminalreporter):
     for line in FIGURES:
         terminalreporter.write_line(line)
 
-PORTAL_RBAC = ROOT / "deploy" / "kubernetes" / "portal-rbac.yaml"
+PORTAL_RBAC = ROOT / "deploy" / "kubernetes" / "cluster-rbac" / "portal-rbac.yaml"
 PORTAL_SA = ("platform-portal", "portal")
 
 

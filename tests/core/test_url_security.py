@@ -15,9 +15,11 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 pytestmark = pytest.mark.django_db
 
-# Public on purpose: the login page, and the API's description (OpenAPI schema
-# and Swagger UI) — it names endpoints and fields, never data.
-PUBLIC = {"login/", "api/schema/", "api/docs/"}
+# Public on purpose: the login page and the two steps of single sign-on (they are
+# how one signs in), the API's description (OpenAPI schema and Swagger UI) — it
+# names endpoints and fields, never data — and /metrics, which has its own bearer
+# token (off without one; tests/ops checks 404 and 401).
+PUBLIC = {"login/", "oidc/authenticate/", "oidc/callback/", "api/schema/", "api/docs/", "metrics"}
 SKIP_PREFIXES = ("admin/",)  # Django's admin has its own login and CSRF handling
 
 
