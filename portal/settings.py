@@ -7,8 +7,8 @@ configured; production sets the variables documented in README.md.
 from __future__ import annotations
 
 import base64
-import logging
 import hashlib
+import logging
 from datetime import timedelta
 from pathlib import Path
 

@@ -105,7 +105,7 @@ def test_every_container_has_requests_limits_and_probes(rendered):
 def test_no_secret_is_in_the_package(rendered):
     text, objects = rendered
     assert "Secret" not in {o["kind"] for o in objects}
-    for obj, spec in pod_specs(objects):
+    for _obj, spec in pod_specs(objects):
         for container in spec["containers"]:
             assert {"secretRef": {"name": "portal-secrets"}} in container["envFrom"]
             for var in container.get("env", []):
