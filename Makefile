@@ -21,7 +21,7 @@ $(VENV)/.demo-installed: requirements.txt requirements-demo.txt | $(PY)
 	$(PY) -m pip install --quiet -r requirements-demo.txt
 	touch $@
 
-$(VENV)/.installed: requirements.txt requirements-demo.txt requirements-dev.txt | $(PY)
+$(VENV)/.installed: requirements.txt requirements-demo.txt requirements-dev.txt cli/pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 

@@ -36,3 +36,19 @@ class ApiTokenCreateInputSerializer(StrictInputSerializer):
     name = StrictCharField(max_length=ApiToken._meta.get_field("name").max_length, help_text="What the token is for, e.g. 'ci'")
     expires_in_days = StrictIntegerField(required=False, allow_null=True, default=None,
                                          help_text="Lifetime in days; the default and the maximum are set by the platform team")
+
+
+class MembershipBriefSerializer(serializers.Serializer):
+    team = serializers.CharField(source="team.slug")
+    role = serializers.CharField()
+
+
+class MeSerializer(serializers.Serializer):
+    """Who the caller is: what a CLI shows for ``whoami`` and puts in a CSR's CN."""
+
+    username = serializers.CharField()
+    full_name = serializers.CharField(source="get_full_name")
+    email = serializers.CharField()
+    platform_role = serializers.CharField(help_text='"admin", "auditor" or "" (none)')
+    cluster_identity = serializers.CharField(help_text="Your user name on clusters: the CN of your client certificates")
+    teams = MembershipBriefSerializer(source="memberships.all", many=True)

@@ -1,8 +1,9 @@
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from apps.accounts.api.views import ApiTokenViewSet
+from apps.accounts.api.views import ApiTokenViewSet, MeView
 
 router = SimpleRouter()
 router.register("tokens", ApiTokenViewSet, basename="api-token")
 
-urlpatterns = router.urls
+urlpatterns = [path("me/", MeView.as_view(), name="me"), *router.urls]

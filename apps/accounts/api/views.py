@@ -10,12 +10,14 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from apps.accounts import selectors
 from apps.accounts.api.serializers import (
     ApiTokenCreateInputSerializer,
     ApiTokenIssuedSerializer,
     ApiTokenSerializer,
+    MeSerializer,
 )
 from apps.accounts.models import ApiToken
 from apps.accounts.services import api_token_issue, api_token_revoke
@@ -69,3 +71,12 @@ class ApiTokenViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.
 
     def perform_destroy(self, instance):
         api_token_revoke(actor=self.request.user, token=instance)
+
+
+class MeView(APIView):
+    """``GET /api/v1/me/``: who the token (or session) belongs to."""
+
+    @extend_schema(summary="Who am I", tags=["tokens"], responses={200: MeSerializer, **error_responses(401)})
+    def get(self, request):
+        user = type(request.user).objects.prefetch_related("memberships__team").get(pk=request.user.pk)
+        return Response(MeSerializer(user).data)
