@@ -236,20 +236,35 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # How long an unacknowledged task (its worker died: acks_late) waits before
 # Redis hands it to another worker. Tests lower it to show the redelivery.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT_SECONDS", 3600)}
+# It must exceed the longest retry countdown (RECONCILE_MAX_BACKOFF_SECONDS): a
+# waiting retry is an unacknowledged message too. Whatever a killed worker held
+# comes back after it; rows are re-driven sooner by the resync once their claim
+# (held for the retry) has expired.
+# queue_order_strategy "priority": a worker takes from its queues in the order
+# given (-Q interactive,background), so interactive work goes first.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT_SECONDS", 600),
+                                   "queue_order_strategy": "priority"}
+# Two queues by urgency. Interactive (the default): what someone waits for (an
+# approval's apply, membership changes, kubeconfigs, deletes, notifications).
+# Background: the periodic passes over the fleet (resync, usage and violation
+# sync, reaping, health, audit sealing) and retries further away than a
+# minute. Workers consume both, interactive first:
+#   celery -A portal worker -Q portal,portal-background
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", "portal")
+CELERY_BACKGROUND_QUEUE = env("CELERY_BACKGROUND_QUEUE", f"{CELERY_TASK_DEFAULT_QUEUE}-background")
 CELERY_BEAT_SCHEDULE = {
-    "resync-namespaces": {"task": "apps.namespaces.tasks.resync", "schedule": timedelta(seconds=env_int("RESYNC_INTERVAL_SECONDS", 60))},
+    "resync-namespaces": {"task": "apps.namespaces.tasks.resync", "schedule": timedelta(seconds=env_int("RESYNC_INTERVAL_SECONDS", 60)), "options": {"queue": CELERY_BACKGROUND_QUEUE}},
+    # Interactive queue: one cheap call per cluster, and how an outage's end is noticed (re-drive).
     "check-cluster-health": {"task": "apps.clusters.tasks.check_all_health", "schedule": timedelta(seconds=env_int("HEALTH_INTERVAL_SECONDS", 60))},
     # The book recommends an hourly reaper; expiry is coarse (hours), and
     # each run only flips rows to Terminating, the deletes run as tasks.
-    "sync-usage": {"task": "apps.usage.tasks.sync_all", "schedule": timedelta(seconds=env_int("USAGE_SYNC_INTERVAL_SECONDS", 300))},
-    "prune-usage": {"task": "apps.usage.tasks.rollup_and_prune", "schedule": timedelta(seconds=3600)},
-    "seal-audit": {"task": "apps.audit.tasks.seal", "schedule": timedelta(seconds=env_int("AUDIT_SEAL_INTERVAL_SECONDS", 60))},
-    "sync-violations": {"task": "apps.violations.tasks.sync_all", "schedule": timedelta(seconds=env_int("VIOLATIONS_INTERVAL_SECONDS", 300))},
-    "reap-expired-namespaces": {"task": "apps.namespaces.tasks.reap_expired", "schedule": timedelta(seconds=env_int("REAPER_INTERVAL_SECONDS", 3600))},
+    "sync-usage": {"task": "apps.usage.tasks.sync_all", "schedule": timedelta(seconds=env_int("USAGE_SYNC_INTERVAL_SECONDS", 300)), "options": {"queue": CELERY_BACKGROUND_QUEUE}},
+    "prune-usage": {"task": "apps.usage.tasks.rollup_and_prune", "schedule": timedelta(seconds=3600), "options": {"queue": CELERY_BACKGROUND_QUEUE}},
+    "seal-audit": {"task": "apps.audit.tasks.seal", "schedule": timedelta(seconds=env_int("AUDIT_SEAL_INTERVAL_SECONDS", 60)), "options": {"queue": CELERY_BACKGROUND_QUEUE}},
+    "sync-violations": {"task": "apps.violations.tasks.sync_all", "schedule": timedelta(seconds=env_int("VIOLATIONS_INTERVAL_SECONDS", 300)), "options": {"queue": CELERY_BACKGROUND_QUEUE}},
+    "reap-expired-namespaces": {"task": "apps.namespaces.tasks.reap_expired", "schedule": timedelta(seconds=env_int("REAPER_INTERVAL_SECONDS", 3600)), "options": {"queue": CELERY_BACKGROUND_QUEUE}},
     # Namespace (72 h, 24 h) and kubeconfig certificate expiry warnings; each is sent once.
-    "warn-expiring": {"task": "apps.notifications.tasks.warn_expiring", "schedule": timedelta(seconds=env_int("EXPIRY_WARNING_INTERVAL_SECONDS", 900))},
+    "warn-expiring": {"task": "apps.notifications.tasks.warn_expiring", "schedule": timedelta(seconds=env_int("EXPIRY_WARNING_INTERVAL_SECONDS", 900)), "options": {"queue": CELERY_BACKGROUND_QUEUE}},
 }
 
 # --- Kubernetes -----------------------------------------------------------------
@@ -347,7 +362,11 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context", "redact"]}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"kubernetes": {"level": "WARNING"}, "urllib3": {"level": "WARNING"}},
+    "loggers": {"kubernetes": {"level": "WARNING"}, "urllib3": {"level": "WARNING"},
+                # Celery's "received"/"succeeded" line per task: two lines per no-op drift check at fleet
+                # scale. The portal logs what changed or failed itself (apps.namespaces.tasks).
+                "celery.app.trace": {"level": env("CELERY_TASK_LOG_LEVEL", "WARNING")},
+                "celery.worker.strategy": {"level": env("CELERY_TASK_LOG_LEVEL", "WARNING")}},
 }
 # The worker logs through the same configuration (JSON, request ids) instead of Celery's own,
 # and Python's warnings become log records too (one format for everything a process writes).

@@ -17,6 +17,8 @@ os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 # Plain-text logs for the suite (tests read worker logs line by line); the JSON
 # format is tested where it matters (tests/ops, with LOG_FORMAT=json).
 os.environ.setdefault("LOG_FORMAT", "plain")
+# ...and the workers' per-task lines, which tests wait on ("succeeded in").
+os.environ.setdefault("CELERY_TASK_LOG_LEVEL", "INFO")
 # Production mails over SMTP; the suite (and the workers it starts) keeps mail in memory.
 os.environ.setdefault("EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
 

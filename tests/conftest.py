@@ -172,19 +172,21 @@ def celery_worker(transactional_db, settings):
     log_path.parent.mkdir(exist_ok=True)
     log = open(log_path, "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", queue, "--pool=solo", "--concurrency=1",
+        [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", f"{queue},{queue}-background", "--pool=solo", "--concurrency=1",
          "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     old = (app.conf.task_always_eager, app.conf.task_default_queue)
     app.conf.task_always_eager = False
     app.conf.task_default_queue = queue
+    settings.CELERY_BACKGROUND_QUEUE = f"{queue}-background"  # what the worker (CELERY_QUEUE=queue) consumes too
     deadline = time.monotonic() + 30
     while "ready." not in log_path.read_text():
         if proc.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError(f"celery worker did not start:\n{log_path.read_text()}")
         time.sleep(0.1)
     proc.log_path = log_path
+    proc.background_queue = f"{queue}-background"
     yield proc
     app.conf.task_always_eager, app.conf.task_default_queue = old
     os.killpg(proc.pid, signal.SIGTERM)

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from apps.audit.actions import Action
 from apps.audit.services import audit_record
-from apps.clusters import kube
+from apps.clusters import kube, signals
 from apps.clusters.models import Cluster
 from apps.core.errors import ClusterError
 
@@ -176,9 +176,13 @@ def cluster_check_health(cluster: Cluster) -> Cluster:
                 # Clusters older than 1.28 have no SelfSubjectReview; the
                 # configured PORTAL_NAMESPACE still protects the usual place.
                 log.warning("cluster %s: cannot tell which namespace the portal runs in: %s", cluster.name, exc)
+    was = cluster.health
     Cluster.objects.filter(pk=cluster.pk).update(**fields)
     for attr, value in fields.items():
         setattr(cluster, attr, value)
+    if was == Cluster.Health.UNREACHABLE and cluster.health == Cluster.Health.HEALTHY:
+        log.info("cluster %s is reachable again", cluster.name)
+        signals.cluster_recovered.send(sender=Cluster, cluster=cluster)
     return cluster
 
 

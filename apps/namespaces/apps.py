@@ -24,3 +24,13 @@ class NamespacesConfig(AppConfig):
             progress=extensions.extension_request_progress,
             preview=extensions.extension_request_preview,
         ))
+        # A cluster reachable again: the rows waiting out a backoff for it are re-driven now.
+        from apps.clusters.signals import cluster_recovered
+
+        cluster_recovered.connect(_redrive_recovered_cluster, dispatch_uid="namespaces-redrive-recovered-cluster")
+
+
+def _redrive_recovered_cluster(sender, cluster, **kwargs):
+    from apps.namespaces.tasks import redrive_cluster_soon
+
+    redrive_cluster_soon(cluster.pk)

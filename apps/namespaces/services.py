@@ -81,6 +81,8 @@ class ReconcileResult:
     drift: list[str] = field(default_factory=list)
     # retry/failed: why, in few words for a metric label (http_503, unreachable, ...).
     reason: str = ""
+    # applied after earlier attempts failed: the cluster answers again (others may be waiting on it).
+    recovered: bool = False
 
 
 def claim_seconds() -> int:
@@ -438,6 +440,23 @@ def namespace_claim(namespace_id: int, token: str, *, phases=None) -> bool:
     return qs.update(claimed_until=now + timedelta(seconds=claim_seconds()), claimed_by=token) == 1
 
 
+def namespace_hold_for_retry(namespace_id: int, token: str, retry_in: float) -> bool:
+    """Keep the row claimed by ``token`` until its scheduled retry (same task id) runs: one retry chain per row.
+
+    The resync skips claimed rows, so it never starts a second chain for a row
+    already waiting on a retry; the retry itself takes the claim over (same
+    id). Should the retry be lost (its worker killed), the claim expires a
+    claim period after the retry was due and the resync takes over then.
+    """
+    until = timezone.now() + timedelta(seconds=retry_in + claim_seconds())
+    return Namespace.objects.filter(pk=namespace_id).filter(
+        Q(claimed_until__isnull=True) | Q(claimed_by=token)).update(claimed_until=until, claimed_by=token) == 1
+
+
+def namespace_cluster_id(namespace_id: int) -> int | None:
+    return Namespace.objects.filter(pk=namespace_id).values_list("cluster_id", flat=True).first()
+
+
 def namespace_release(namespace_id: int, token: str) -> None:
     """Let go of the claim (only if still ours)."""
     Namespace.objects.filter(pk=namespace_id, claimed_by=token).update(claimed_until=None, claimed_by="")
@@ -691,7 +710,7 @@ def namespace_reconcile(namespace_id: int, *, token: str | None = None, check_dr
         quota_status = _read_quota(namespace)
         if not _finish_ready(namespace, token, desired_hash, quota_status, drift=drift, cluster_uid=applied.namespace_uid):
             return ReconcileResult("busy", "claim lost while applying")
-        return ReconcileResult("repaired" if drift else "applied", pruned=pruned, drift=drift)
+        return ReconcileResult("repaired" if drift else "applied", pruned=pruned, drift=drift, recovered=bool(namespace.last_error))
     except ClusterError as exc:
         try:
             return _finish_error(namespace, token, exc)
@@ -874,6 +893,24 @@ def _delete_retry_later(namespace: Namespace, token: str, exc: ClusterError) -> 
     )
     return ReconcileResult("retry" if exc.retryable else "failed", str(exc), retry_in=delay if exc.retryable else None,
                            reason=failure_reason(exc))
+
+
+# A cluster that is reachable again gets its waiting rows re-driven at this rate.
+REDRIVE_PER_SECOND = 20
+
+
+def namespaces_waiting_on(cluster_id: int, now=None) -> dict[str, list[int]]:
+    """Rows of ``cluster_id`` waiting out a backoff (next attempt in the future), made due now.
+
+    Their claims (held for the scheduled retry) are dropped, so the re-driven
+    task takes the row; the old retry later finds it done and does nothing.
+    """
+    now = now or timezone.now()
+    waiting = Namespace.objects.filter(cluster_id=cluster_id, next_attempt_at__gt=now)
+    reconcile = list(waiting.filter(phase__in=[Phase.PENDING, Phase.PROVISIONING]).values_list("pk", flat=True))
+    delete = list(waiting.filter(phase=Phase.TERMINATING).values_list("pk", flat=True))
+    Namespace.objects.filter(pk__in=reconcile + delete).update(next_attempt_at=now, claimed_until=None, claimed_by="")
+    return {"reconcile": reconcile, "delete": delete}
 
 
 def namespaces_to_resync(now=None) -> dict[str, list[int]]:

@@ -17,6 +17,8 @@ import logging
 import time
 
 from celery import shared_task
+from django.conf import settings
+from django.core.cache import cache
 
 from apps.core.context import acting_via, task_request_id
 from apps.namespaces import services
@@ -26,10 +28,20 @@ from apps.namespaces.selectors import namespaces_of_team
 log = logging.getLogger(__name__)
 
 
-def _retry(task, result):
+# Retries further away than this go to the background queue: interactive work never waits behind them.
+INTERACTIVE_RETRY_SECONDS = 60
+
+
+def background_queue() -> str:
+    return settings.CELERY_BACKGROUND_QUEUE
+
+
+def _retry(task, namespace_id: int, result):
+    """Schedule the next attempt of a retryable failure, holding the row for it (one chain per row)."""
     if result.outcome == "retry" and not task.request.is_eager:
-        log.info("namespace task %s retrying in %ss: %s", task.request.id, result.retry_in, result.message)
-        raise task.retry(countdown=result.retry_in)
+        services.namespace_hold_for_retry(namespace_id, task.request.id, result.retry_in)
+        queue = background_queue() if result.retry_in > INTERACTIVE_RETRY_SECONDS else None
+        raise task.retry(countdown=result.retry_in, queue=queue)
     return result.outcome
 
 
@@ -43,11 +55,16 @@ def reconcile_namespace(self, namespace_id: int, check_drift: bool = False) -> s
         result = services.namespace_reconcile(namespace_id, token=self.request.id, check_drift=check_drift)
     took = time.perf_counter() - started
     RECONCILE_SECONDS.labels(result.outcome).observe(took)
-    log.info("reconcile of namespace %s: %s in %.2f s%s", namespace_id, result.outcome, took,
-             f" ({result.message})" if result.message else "")
-    if result.outcome in ("retry", "failed"):
+    # Quiet logs: one line when something changed or failed; a no-op (unchanged, busy, gone) logs nothing.
+    if result.outcome in ("applied", "repaired"):
+        log.info("namespace %s %s in %.2f s%s", namespace_id, result.outcome, took, f": {result.message}" if result.message else "")
+        if result.recovered:
+            redrive_cluster_soon(services.namespace_cluster_id(namespace_id))
+    elif result.outcome in ("retry", "failed"):
         RECONCILE_FAILURES.labels(result.reason or "unknown").inc()
-    return _retry(self, result)
+        log.warning("namespace %s %s (%s)%s: %s", namespace_id, result.outcome, result.reason,
+                    f", next attempt in {result.retry_in:.0f} s" if result.retry_in else "", result.message)
+    return _retry(self, namespace_id, result)
 
 
 @shared_task(bind=True, acks_late=True, max_retries=None, name="apps.namespaces.tasks.delete_namespace")
@@ -55,7 +72,7 @@ def delete_namespace(self, namespace_id: int) -> str:
     """Delete a Terminating namespace on its cluster and mark it Deleted."""
     with acting_via("worker", task_request_id(self)):
         result = services.namespace_finalize_delete(namespace_id, token=self.request.id)
-    return _retry(self, result)
+    return _retry(self, namespace_id, result)
 
 
 @shared_task(acks_late=True, name="apps.namespaces.tasks.reconcile_team")
@@ -69,18 +86,50 @@ def reconcile_team(team_id: int) -> int:
 
 @shared_task(acks_late=True, name="apps.namespaces.tasks.resync")
 def resync() -> dict:
-    """Periodic (celery beat): re-drive stuck work, check Ready namespaces for drift, finish deletions."""
+    """Periodic (celery beat): re-drive stuck work, check Ready namespaces for drift, finish deletions.
+
+    Everything it enqueues goes to the background queue: an approval made
+    meanwhile (interactive queue) never waits behind a fleet-wide pass.
+    """
+    started = time.perf_counter()
     work = services.namespaces_to_resync()
+    queue = background_queue()
     for namespace_id in work["reconcile"]:
-        reconcile_namespace.delay(namespace_id)
+        reconcile_namespace.apply_async((namespace_id,), queue=queue)
     for namespace_id in work["drift"]:
-        reconcile_namespace.delay(namespace_id, check_drift=True)
+        reconcile_namespace.apply_async((namespace_id,), {"check_drift": True}, queue=queue)
     for namespace_id in work["delete"]:
-        delete_namespace.delay(namespace_id)
+        delete_namespace.apply_async((namespace_id,), queue=queue)
     counts = {kind: len(ids) for kind, ids in work.items()}
     if any(counts.values()):
-        log.info("resync: %s", counts)
+        log.info("resync pass: %d to reconcile, %d to check for drift, %d to delete (enqueued in %.2f s)",
+                 counts["reconcile"], counts["drift"], counts["delete"], time.perf_counter() - started)
     return counts
+
+
+# One re-drive per cluster per this many seconds, however many rows recover at once.
+REDRIVE_THROTTLE_SECONDS = 15
+
+
+def redrive_cluster_soon(cluster_id: int | None) -> None:
+    """Re-drive the rows waiting on ``cluster_id``'s backoff, at most once per REDRIVE_THROTTLE_SECONDS."""
+    if cluster_id is not None and cache.add(f"portal:redrive:{cluster_id}", 1, timeout=REDRIVE_THROTTLE_SECONDS):
+        redrive_cluster.delay(cluster_id)
+
+
+@shared_task(acks_late=True, name="apps.namespaces.tasks.redrive_cluster")
+def redrive_cluster(cluster_id: int) -> int:
+    """A cluster is reachable again: re-drive at once the rows waiting out a backoff for it (see services)."""
+    work = services.namespaces_waiting_on(cluster_id)
+    for i, namespace_id in enumerate(work["reconcile"]):
+        # Rate-limited: REDRIVE_PER_SECOND a second, so a recovered cluster is not flooded.
+        reconcile_namespace.apply_async((namespace_id,), countdown=i // services.REDRIVE_PER_SECOND)
+    for i, namespace_id in enumerate(work["delete"]):
+        delete_namespace.apply_async((namespace_id,), countdown=i // services.REDRIVE_PER_SECOND)
+    total = len(work["reconcile"]) + len(work["delete"])
+    if total:
+        log.info("cluster %s reachable again: re-driving %d namespace(s) now instead of after their backoff", cluster_id, total)
+    return total
 
 
 @shared_task(bind=True, acks_late=True, name="apps.namespaces.tasks.reap_expired")

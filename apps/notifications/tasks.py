@@ -6,6 +6,7 @@ import logging
 import smtplib
 
 from celery import shared_task
+from django.conf import settings
 
 from apps.notifications import services
 
@@ -26,7 +27,7 @@ def warn_expiring() -> int:
     """Periodic (celery beat): enqueue the namespace and certificate expiry warnings that are due."""
     due = services.expiry_warnings_due()
     for event, object_id, extra in due:
-        deliver.delay(event, object_id, extra)
+        deliver.apply_async((event, object_id, extra), queue=settings.CELERY_BACKGROUND_QUEUE)
     if due:
         log.info("expiry warnings: %d to deliver", len(due))
     return len(due)

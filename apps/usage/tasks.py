@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 
 from apps.clusters.models import Cluster
 from apps.usage import services
@@ -13,7 +14,7 @@ def sync_all() -> int:
     """One task per cluster, so one slow cluster does not delay the others."""
     ids = list(Cluster.objects.values_list("pk", flat=True))
     for pk in ids:
-        sync_cluster.delay(pk)
+        sync_cluster.apply_async((pk,), queue=settings.CELERY_BACKGROUND_QUEUE)  # fleet work: background
     return len(ids)
 
 

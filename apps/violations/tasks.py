@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 
 from apps.clusters.models import Cluster
 from apps.core.context import acting_via, task_request_id
@@ -14,7 +15,7 @@ def sync_all() -> int:
     """Fan out: one ingest task per cluster, so a slow cluster does not hold up the others."""
     ids = list(Cluster.objects.values_list("pk", flat=True))
     for pk in ids:
-        sync_cluster.delay(pk)
+        sync_cluster.apply_async((pk,), queue=settings.CELERY_BACKGROUND_QUEUE)  # fleet work: background
     return len(ids)
 
 

@@ -37,7 +37,7 @@ def start_worker(env: dict, log_path: Path, root: Path) -> subprocess.Popen:
     """A real ``celery worker`` on the benchmark's own queue; returns once it says "ready."."""
     log = open(log_path, "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", env["CELERY_QUEUE"], "--pool=solo",
+        [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", f"{env['CELERY_QUEUE']},{env['CELERY_QUEUE']}-background", "--pool=solo",
          "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO"],
         cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )

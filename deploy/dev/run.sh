@@ -58,7 +58,7 @@ rm -f "$PORTAL_KUBECONFIG"
 
 if [ -n "${CELERY_BROKER_URL:-${REDIS_URL:-}}" ]; then
   echo "Starting the Celery worker and beat (broker ${CELERY_BROKER_URL:-$REDIS_URL}) …"
-  "$PY" -m celery -A portal worker -B --schedule "$VAR/celerybeat-schedule" -l INFO --concurrency 2 > "$VAR/celery.log" 2>&1 &
+  "$PY" -m celery -A portal worker -Q portal,portal-background -B --schedule "$VAR/celerybeat-schedule" -l INFO --concurrency 2 > "$VAR/celery.log" 2>&1 &
   pids+=($!)
   tasks="a Celery worker (log: $VAR/celery.log)"
 else

@@ -153,6 +153,7 @@ def worker_factory(transactional_db, settings):
     old = (celery_app.conf.task_always_eager, celery_app.conf.task_default_queue)
     celery_app.conf.task_always_eager = False
     celery_app.conf.task_default_queue = queue
+    settings.CELERY_BACKGROUND_QUEUE = f"{queue}-background"
     procs = []
 
     def start(name: str, **extra_env):
@@ -162,7 +163,7 @@ def worker_factory(transactional_db, settings):
                    CELERY_QUEUE=queue, DATABASE_CONN_MAX_AGE="0", PYTHONUNBUFFERED="1", **extra_env)
         log = open(log_path, "w")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", queue, "--pool=solo", "--concurrency=1",
+            [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", f"{queue},{queue}-background", "--pool=solo", "--concurrency=1",
              "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO", "-n", f"{name}@%h"],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )

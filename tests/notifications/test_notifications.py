@@ -240,9 +240,10 @@ def test_certificate_expiry_warning_with_a_renew_link_once(member, dev):
 def test_the_beat_task_enqueues_each_due_warning(member, team, dev, monkeypatch):
     make_namespace(team, dev, "payments-dev", owner=member, expires_at=timezone.now() + timedelta(hours=10))
     sent = []
-    monkeypatch.setattr(tasks.deliver, "delay", lambda *args: sent.append(args))
+    monkeypatch.setattr(tasks.deliver, "apply_async", lambda args, queue=None: sent.append((args, queue)))
     assert tasks.warn_expiring() == 1
-    assert sent[0][0] == "namespace.expiring" and sent[0][2]["hours"] == 24
+    (event, _, extra), queue = sent[0]
+    assert event == "namespace.expiring" and extra["hours"] == 24 and queue.endswith("-background")
 
 
 # --- pages -----------------------------------------------------------------------------------------------

@@ -67,7 +67,7 @@ def production(transactional_db, tmp_path, settings):
         subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True, stdout=out, stderr=out)
     commands = {
         "web": [sys.executable, "-m", "gunicorn", "-c", "portal/gunicorn.conf.py", "portal.wsgi:application"],
-        "worker": [sys.executable, "-m", "celery", "-A", "portal", "-q", "worker", "-Q", queue, "--concurrency=2", "-l", "INFO"],
+        "worker": [sys.executable, "-m", "celery", "-A", "portal", "-q", "worker", "-Q", f"{queue},{queue}-background", "--concurrency=2", "-l", "INFO"],
         "beat": [sys.executable, "-m", "celery", "-A", "portal", "-q", "beat", "-l", "INFO", "--schedule", str(tmp_path / "beat-schedule")],
     }
     procs = {}
