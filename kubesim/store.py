@@ -78,6 +78,9 @@ class Store:
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
         self._objects: dict[str, dict[tuple[str, str], dict]] = collections.defaultdict(dict)
+        # Names per namespace per type: a list in one namespace reads that namespace only (as etcd's key
+        # prefix does), never every object of the type.
+        self._by_ns: dict[str, dict[str, set[str]]] = collections.defaultdict(lambda: collections.defaultdict(set))
         self._rv = 0
         self._history: collections.deque = collections.deque(maxlen=history_size)
         self._listeners: list[Listener] = []
@@ -100,6 +103,7 @@ class Store:
         self._rv = int(row[0]) if row else 0
         for tkey, ns, name, data in db.execute("SELECT tkey, ns, name, data FROM objects"):
             self._objects[tkey][(ns, name)] = json.loads(data)
+            self._by_ns[tkey][ns].add(name)
         self._db = db
 
     def _persist(self, tkey: str, ns: str, name: str, obj: dict | None) -> None:
@@ -139,24 +143,52 @@ class Store:
             obj = self._objects[_type_key(rt)].get((namespace or "" if rt.namespaced else "", name))
             return clone(obj) if obj is not None else None
 
+    def _keys(self, rt: ResourceType, namespace: str | None) -> list[tuple[str, str]]:
+        """Keys of ``rt`` (in ``namespace``) in etcd's order: by the string ``namespace/name`` (caller holds the lock)."""
+        tkey = _type_key(rt)
+        if namespace and rt.namespaced:
+            keys = [(namespace, name) for name in self._by_ns[tkey].get(namespace, ())]
+        else:
+            keys = list(self._objects[tkey])
+        keys.sort(key=lambda k: f"{k[0]}/{k[1]}")
+        return keys
+
     def list(self, rt: ResourceType, namespace: str | None = None) -> tuple[list[dict], str]:
         """Copies of all objects of ``rt`` (in ``namespace`` if given), sorted like etcd keys, and the list rv."""
         with self._lock:
             bucket = self._objects[_type_key(rt)]
-            if namespace and rt.namespaced:
-                keys = [k for k in bucket if k[0] == namespace]
-            else:
-                keys = list(bucket)
-            keys.sort()
-            return [clone(bucket[k]) for k in keys], str(self._rv)
+            return [clone(bucket[k]) for k in self._keys(rt, namespace)], str(self._rv)
+
+    def select(self, rt: ResourceType, namespace: str | None = None, *, match=None, after: str = "",
+               limit: int = 0) -> tuple[list[dict], str, int | None]:
+        """One page of a list: objects after the key ``after`` that ``match``, at most ``limit`` (0: all).
+
+        Only the page is copied; the predicate reads the stored objects. Returns
+        (items, rv, remaining): ``remaining`` is how many objects follow the
+        page (None when there is no next page; for a filtered list only "some": 1).
+        """
+        with self._lock:
+            bucket = self._objects[_type_key(rt)]
+            keys = self._keys(rt, namespace)
+            if after:
+                keys = [k for k in keys if f"{k[0]}/{k[1]}" > after]
+            page: list[dict] = []
+            for i, key in enumerate(keys):
+                obj = bucket[key]
+                if match is not None and not match(obj):
+                    continue
+                if limit and len(page) == limit:
+                    # At least this object follows; unfiltered lists know exactly how many (remainingItemCount).
+                    return [clone(o) for o in page], str(self._rv), len(keys) - i if match is None else 1
+                page.append(obj)
+            return [clone(o) for o in page], str(self._rv), None
 
     def count(self, rt: ResourceType, namespace: str | None = None) -> int:
         """How many objects of ``rt`` exist (in ``namespace``), without copying them."""
         with self._lock:
-            bucket = self._objects[_type_key(rt)]
             if namespace and rt.namespaced:
-                return sum(1 for k in bucket if k[0] == namespace)
-            return len(bucket)
+                return len(self._by_ns[_type_key(rt)].get(namespace, ()))
+            return len(self._objects[_type_key(rt)])
 
     # --------------------------------------------------------------- writing
     def _key(self, rt: ResourceType, obj: dict) -> tuple[str, str]:
@@ -169,9 +201,11 @@ class Store:
         key = self._key(rt, obj)
         if event_type == "DELETED":
             self._objects[tkey].pop(key, None)
+            self._by_ns[tkey][key[0]].discard(key[1])
             self._persist(tkey, key[0], key[1], None)
         else:
             self._objects[tkey][key] = obj
+            self._by_ns[tkey][key[0]].add(key[1])
             self._persist(tkey, key[0], key[1], obj)
         self._history.append((self._rv, tkey, key[0], event_type, obj, old))
         self._cond.notify_all()

@@ -53,26 +53,22 @@ class CRUDHandlers:
     def list(self, rt: ResourceType) -> None:
         ns = self.info.namespace if rt.namespaced else None
         match, filtered = listoptions.selection(rt, self.q("labelSelector"), self.q("fieldSelector"))
-        items, rv = self.api.store.list(rt, ns)
-        if filtered:
-            items = [o for o in items if match(o)]
         cont = self.q("continue")
-        if cont:
-            start = listoptions.decode_continue(cont)
-            items = [o for o in items if _sort_key(o) > start]
-        meta: dict = {"resourceVersion": rv}
+        start = listoptions.decode_continue(cont) if cont else ""
+        limit = 0
         limit_s = self.q("limit")
         if limit_s:
             try:
-                limit = int(limit_s)
+                limit = max(int(limit_s), 0)
             except ValueError:
                 raise errors.bad_request(f'limit: Invalid value: "{limit_s}"') from None
-            if 0 < limit < len(items):
-                remaining = len(items) - limit
-                items = items[:limit]
-                meta["continue"] = listoptions.encode_continue(rv, _sort_key(items[-1]))
-                if not filtered:
-                    meta["remainingItemCount"] = remaining
+        # Only the page is copied out of the store, and a namespaced list reads that namespace only.
+        items, rv, remaining = self.api.store.select(rt, ns, match=match if filtered else None, after=start, limit=limit)
+        meta: dict = {"resourceVersion": rv}
+        if remaining is not None:
+            meta["continue"] = listoptions.encode_continue(rv, _sort_key(items[-1]))
+            if not filtered:
+                meta["remainingItemCount"] = remaining
         if wants_table(self.h.headers.get("Accept", "")):
             return self.h.send_json(200, to_table(rt, items, meta, self.q("includeObject") or "Metadata"))
         self.h.send_json(200, {"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": meta, "items": items})

@@ -176,3 +176,40 @@ def test_a_failing_listener_does_not_break_the_write():
 
     store.add_listener(boom)
     assert store.create(CM, cm("a"))["metadata"]["name"] == "a"
+
+
+def test_pages_follow_etcd_key_order_and_a_namespace_list_reads_that_namespace_only(tmp_path):
+    """Keys sort as the string namespace/name (so "a-b/x" before "a/x"), pages never repeat or skip, and a
+    list in one namespace does not walk the other namespaces' objects (the namespace index)."""
+    store = Store(tmp_path)
+    cm = resources.lookup("", "v1", "configmaps")
+    for ns, name in [("a", "x"), ("a", "y"), ("a-b", "x"), ("b", "z")]:
+        store.create(cm, {"metadata": {"namespace": ns, "name": name, "labels": {"tier": "web" if name != "y" else "db"}}})
+    seen, after = [], ""
+    while True:
+        page, _, remaining = store.select(cm, limit=1, after=after)
+        seen += [f"{o['metadata']['namespace']}/{o['metadata']['name']}" for o in page]
+        if remaining is None:
+            break
+        after = seen[-1]
+    assert seen == ["a-b/x", "a/x", "a/y", "b/z"]
+    web, _, remaining = store.select(cm, match=lambda o: o["metadata"]["labels"]["tier"] == "web")
+    assert [o["metadata"]["name"] for o in web] == ["x", "x", "z"] and remaining is None
+    page, _, _ = store.select(cm, "a")
+    assert [o["metadata"]["name"] for o in page] == ["x", "y"]
+    assert store.count(cm, "a") == 2 and store.count(cm) == 4
+    store.delete(cm, "a", "y")
+    assert store.count(cm, "a") == 1
+    restarted = Store(tmp_path)  # the index is rebuilt from disk
+    assert [o["metadata"]["name"] for o in restarted.select(cm, "a")[0]] == ["x"]
+
+
+@pytest.mark.parametrize(("api_version", "kind"), [("batch/v1", "Job"), ("networking.k8s.io/v1", "Ingress"),
+                                                   ("policy/v1", "PodDisruptionBudget")])
+def test_the_install_packages_kinds_are_served(api_version, kind):
+    rt = resources.get(api_version, kind)
+    assert rt.namespaced and "status" in rt.subresources
+    store = Store()
+    created = store.create(rt, {"metadata": {"namespace": "platform-portal", "name": "portal"}})
+    assert created["kind"] == kind and created["apiVersion"] == api_version
+    assert store.count(rt, "platform-portal") == 1
