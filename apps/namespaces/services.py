@@ -895,6 +895,14 @@ def _delete_retry_later(namespace: Namespace, token: str, exc: ClusterError) -> 
                            reason=failure_reason(exc))
 
 
+def group_by_cluster(namespace_ids: list[int]) -> dict[int, list[int]]:
+    """cluster id -> the given namespace ids on it (one query)."""
+    groups: dict[int, list[int]] = {}
+    for pk, cluster_id in Namespace.objects.filter(pk__in=namespace_ids).values_list("pk", "cluster_id"):
+        groups.setdefault(cluster_id, []).append(pk)
+    return groups
+
+
 # A cluster that is reachable again gets its waiting rows re-driven at this rate.
 REDRIVE_PER_SECOND = 20
 

@@ -96,8 +96,9 @@ def resync() -> dict:
     queue = background_queue()
     for namespace_id in work["reconcile"]:
         reconcile_namespace.apply_async((namespace_id,), queue=queue)
-    for namespace_id in work["drift"]:
-        reconcile_namespace.apply_async((namespace_id,), {"check_drift": True}, queue=queue)
+    # Drift: one list-based pass per cluster (apps.namespaces.drift), not a task per namespace.
+    for cluster_id, ids in services.group_by_cluster(work["drift"]).items():
+        drift_pass.apply_async((cluster_id, ids), queue=queue)
     for namespace_id in work["delete"]:
         delete_namespace.apply_async((namespace_id,), queue=queue)
     counts = {kind: len(ids) for kind, ids in work.items()}
@@ -105,6 +106,35 @@ def resync() -> dict:
         log.info("resync pass: %d to reconcile, %d to check for drift, %d to delete (enqueued in %.2f s)",
                  counts["reconcile"], counts["drift"], counts["delete"], time.perf_counter() - started)
     return counts
+
+
+@shared_task(acks_late=True, name="apps.namespaces.tasks.drift_pass")
+def drift_pass(cluster_id: int, namespace_ids: list[int] | None = None) -> dict:
+    """Compare a cluster's Ready namespaces with one snapshot of it; hand the drifted ones to the reconcile.
+
+    One pass per cluster at a time: a pass still running when the next
+    resync comes (a slow cluster) is not doubled.
+    """
+    from apps.clusters.models import Cluster
+    from apps.namespaces.drift import cluster_drift_pass
+
+    cluster = Cluster.objects.filter(pk=cluster_id).first()
+    if cluster is None or not cache.add(f"portal:drift-pass:{cluster_id}", 1, timeout=DRIFT_PASS_LOCK_SECONDS):
+        return {"skipped": True}
+    try:
+        result = cluster_drift_pass(cluster, namespace_ids)
+    finally:
+        cache.delete(f"portal:drift-pass:{cluster_id}")
+    for namespace_id in result.drifted:
+        reconcile_namespace.apply_async((namespace_id,), {"check_drift": True}, queue=background_queue())
+    if result.checked or result.error:
+        log.info("drift pass on %s: %d checked, %d drifted (repairing), %d list calls, %.2f s%s", cluster.name, result.checked,
+                 len(result.drifted), result.list_calls, result.seconds, f"; error: {result.error}" if result.error else "")
+    return {"checked": result.checked, "drifted": len(result.drifted), "list_calls": result.list_calls, "error": result.error}
+
+
+# A pass holds its cluster at most this long (a crashed worker's lock expires).
+DRIFT_PASS_LOCK_SECONDS = 600
 
 
 # One re-drive per cluster per this many seconds, however many rows recover at once.
