@@ -50,6 +50,7 @@ bench: install services
 	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) deploy/dev/bench_audit.py
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(PY) deploy/dev/bench_ops.py
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(PY) deploy/dev/bench_cli.py
+	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(PY) deploy/dev/bench_fleet.py
 
 clean:
 	rm -rf var .pytest_cache

@@ -8,6 +8,7 @@ from django.http import Http404
 from apps.approvals.kinds import request_kind, step
 from apps.approvals.models import Request
 from apps.core.errors import ClusterError
+from apps.teams.models import Membership
 from apps.teams.selectors import managed_team_ids
 
 
@@ -16,7 +17,7 @@ def requests_visible_to(user) -> QuerySet[Request]:
     qs = Request.objects.select_related("team", "requester", "decider", "cluster", "namespace")
     if user.can_audit:
         return qs
-    return qs.filter(Q(requester=user) | Q(team__memberships__user=user)).distinct()
+    return qs.filter(Q(requester=user) | Q(team_id__in=Membership.objects.filter(user=user).values("team_id")))
 
 
 def request_get_for_user(user, pk) -> Request:

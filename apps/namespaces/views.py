@@ -64,7 +64,7 @@ def dashboard(request):
     if not request.GET.get("phase"):
         # Deleted rows stay for history; show them only when asked for.
         namespaces = namespaces.exclude(phase=Namespace.Phase.DELETED)
-    page = Paginator(namespaces, DASHBOARD_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = _page_of_rows(namespaces, request.GET.get("page"))
     my_requests = list(requests_visible_to(request.user).filter(requester=request.user).order_by("-created_at", "-id")[:MY_REQUESTS_SHOWN])
     moving = any(ns.phase in UNSETTLED_PHASES for ns in page) or any(
         r.state in _MOVING_REQUEST_STATES or (r.namespace_id and r.namespace.phase in UNSETTLED_PHASES) for r in my_requests
@@ -76,6 +76,15 @@ def dashboard(request):
         # Only the full page has the filter bar; polls skip this query.
         context["teams"] = list(teams_visible_to(request.user).values_list("slug", flat=True))
     return render_page(request, "namespaces/dashboard.html", context, partial="live")
+
+
+def _page_of_rows(namespaces, number):
+    """One dashboard page: the page's ids are sorted and cut first (narrow rows), then only those rows are
+    read with their joins, so the page costs the same at 100 namespaces as at 10,000."""
+    page = Paginator(namespaces.values_list("pk", flat=True), DASHBOARD_PAGE_SIZE).get_page(number)
+    rows = {ns.pk: ns for ns in Namespace.objects.filter(pk__in=list(page.object_list)).select_related("cluster", "team", "owner")}
+    page.object_list = [rows[pk] for pk in page.object_list if pk in rows]
+    return page
 
 
 @login_required

@@ -33,11 +33,13 @@ def recreate_database(admin_url: str, scratch_url: str, *, drop_only: bool = Fal
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def start_worker(env: dict, log_path: Path, root: Path) -> subprocess.Popen:
-    """A real ``celery worker`` on the benchmark's own queue; returns once it says "ready."."""
+def start_worker(env: dict, log_path: Path, root: Path, *, interactive_only: bool = False) -> subprocess.Popen:
+    """A real ``celery worker`` on the benchmark's own queues (interactive first; or interactive only); returns once ready."""
     log = open(log_path, "w")
+    queues = env["CELERY_QUEUE"] if interactive_only else f"{env['CELERY_QUEUE']},{env['CELERY_QUEUE']}-background"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", f"{env['CELERY_QUEUE']},{env['CELERY_QUEUE']}-background", "--pool=solo",
+        [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", queues, "-n", f"{'interactive' if interactive_only else 'all'}@%h",
+         "--pool=solo",
          "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO"],
         cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )

@@ -58,9 +58,13 @@ rm -f "$PORTAL_KUBECONFIG"
 
 if [ -n "${CELERY_BROKER_URL:-${REDIS_URL:-}}" ]; then
   echo "Starting the Celery worker and beat (broker ${CELERY_BROKER_URL:-$REDIS_URL}) …"
-  "$PY" -m celery -A portal worker -Q portal,portal-background -B --schedule "$VAR/celerybeat-schedule" -l INFO --concurrency 2 > "$VAR/celery.log" 2>&1 &
+  # Both queues, interactive first (with beat); plus one process for the interactive queue only,
+  # so an approval never waits for a fleet pass that is already running.
+  "$PY" -m celery -A portal worker -n all@%h -Q portal,portal-background -B --schedule "$VAR/celerybeat-schedule" -l INFO --concurrency 2 > "$VAR/celery.log" 2>&1 &
   pids+=($!)
-  tasks="a Celery worker (log: $VAR/celery.log)"
+  "$PY" -m celery -A portal worker -n interactive@%h -Q portal -l INFO --concurrency 1 > "$VAR/celery-interactive.log" 2>&1 &
+  pids+=($!)
+  tasks="Celery workers (logs: $VAR/celery.log, $VAR/celery-interactive.log)"
 else
   tasks="in-process tasks (set REDIS_URL=redis://127.0.0.1:6379/0 for a real Celery worker)"
 fi

@@ -83,7 +83,7 @@ def test_list_query_count_does_not_grow_with_rows(api_client_for, member, manage
     large, response = query_count(lambda: client.get(URL))
     assert response.json()["count"] == 21
     assert large == small, (small, large)
-    assert large <= 3
+    assert large <= 4  # auth, count, the page's ids, its rows
 
 
 # --- detail -----------------------------------------------------------------------

@@ -117,6 +117,13 @@ class NamespaceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.
     def get_object(self) -> Namespace:
         return namespace_get_for_user(self.request.user, self.kwargs["pk"])
 
+    def list(self, request):
+        # The page's ids are sorted and cut first (narrow rows), then only those rows are read with
+        # their joins: a page costs about the same at 100 namespaces as at 10,000.
+        ids = self.paginate_queryset(self.filter_queryset(self.get_queryset()).values_list("pk", flat=True))
+        rows = {ns.pk: ns for ns in Namespace.objects.filter(pk__in=ids).select_related("cluster", "team", "owner")}
+        return self.get_paginated_response(self.get_serializer([rows[pk] for pk in ids if pk in rows], many=True).data)
+
     def destroy(self, request, pk=None):
         namespace = self.get_object()
         namespace_delete(actor=request.user, namespace=namespace)
