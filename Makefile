@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/portal
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test bench install services browsers lint clean
+.PHONY: run test bench soak install services browsers lint clean
 
 # Two install levels: the demo (`make run`) installs only what it runs;
 # the tests add pytest, browsers' driver and the other test tools.
@@ -51,6 +51,11 @@ bench: install services
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(PY) deploy/dev/bench_ops.py
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(PY) deploy/dev/bench_cli.py
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(PY) deploy/dev/bench_fleet.py
+	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) deploy/dev/bench_pages.py
+
+# The fault soak (not part of `make test`; a 20-namespace version is): SOAK_NAMESPACES (default 200), SOAK_KILLS (2).
+soak: install services
+	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(PY) deploy/dev/soak.py
 
 clean:
 	rm -rf var .pytest_cache
