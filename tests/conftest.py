@@ -197,6 +197,17 @@ def celery_worker(transactional_db, settings):
     log.close()
 
 
+@pytest.fixture
+def eager():
+    """Run ``.delay()`` and on-commit enqueues in-process, like the demo without a broker."""
+    from portal.celery import app
+
+    old = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = old
+
+
 def wait_for(predicate, timeout: float = 15.0, interval: float = 0.05, message: str = "condition"):
     """Poll ``predicate`` until it returns a truthy value; fail the test after ``timeout``."""
     deadline = time.monotonic() + timeout

@@ -45,3 +45,21 @@ def form_data(team, cluster, name: str, **overrides) -> dict:
     }
     data.update(overrides)
     return data
+
+
+def browser_log_in(context, user):
+    """A new page of a Playwright ``context``, signed in as ``user`` through the login form."""
+    import re
+
+    from django.urls import reverse
+
+    from tests.conftest import PASSWORD
+
+    page = context.new_page()
+    page.set_default_timeout(20000)
+    page.goto(reverse("login"))
+    page.get_by_label("Username").fill(user.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(re.compile(r"/$"))
+    return page

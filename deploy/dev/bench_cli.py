@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from benchlib import percentile, recreate_database, scratch_database, start_worker, wait  # noqa: E402
+from benchlib import percentile, portal_kubesim, recreate_database, scratch_database, start_worker, wait  # noqa: E402
 
 RUNS = 20
 QUOTA = "requests.cpu=100m,limits.cpu=200m,requests.memory=128Mi,limits.memory=256Mi"
@@ -59,17 +59,12 @@ def main() -> int:
 
         call_command("migrate", verbosity=0)
         from apps.accounts.services import api_token_issue
-        from apps.clusters.services import cluster_register
         from apps.quotas.models import ApprovalRule
         from apps.teams.models import Membership
         from apps.teams.services import team_create
-        from kubesim.testing import start
-        from tests.conftest import install_portal_rbac, make_user
+        from tests.conftest import make_user
 
-        handle = start(workdir / "kubesim")
-        token = install_portal_rbac(handle)
-        cluster_register(actor=None, name="bench", kubeconfig=handle.token_kubeconfig(
-            token, workdir / "portal.kubeconfig", user="portal").read_text())
+        handle, _ = portal_kubesim(workdir, "bench")
         team = team_create(actor=None, slug="bench", name="Bench")
         dev = make_user("bench-dev")
         Membership.objects.create(team=team, user=dev, role=Membership.Role.MEMBER)

@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from benchlib import percentile, recreate_database, scratch_database, start_worker, wait  # noqa: E402
+from benchlib import percentile, portal_kubesim, recreate_database, scratch_database, start_worker, wait  # noqa: E402
 
 CLUSTERS = 5
 QUOTA = {"requests.cpu": "100m", "limits.cpu": "200m", "requests.memory": "128Mi", "limits.memory": "256Mi"}
@@ -55,16 +55,14 @@ def main() -> int:
 
         call_command("migrate", verbosity=0)
         from apps.approvals.services import request_approve
-        from apps.clusters.services import cluster_register
         from apps.namespaces import drift, manifests
         from apps.namespaces.models import Namespace
         from apps.namespaces.services import namespace_request_submit
         from apps.teams.models import Membership
         from apps.teams.services import team_create
         from kubesim import resources
-        from kubesim.testing import start
         from portal.celery import app
-        from tests.conftest import install_portal_rbac, make_user
+        from tests.conftest import make_user
 
         app.conf.task_always_eager = False
         app.conf.task_default_queue = queue
@@ -77,11 +75,8 @@ def main() -> int:
         per_cluster = math.ceil(args.namespaces / CLUSTERS)
         started = time.perf_counter()
         for c in range(CLUSTERS):
-            handle = start(workdir / f"kubesim-{c}")
+            handle, cluster = portal_kubesim(workdir, f"fleet-{c}")
             handles.append(handle)
-            token = install_portal_rbac(handle)
-            cluster = cluster_register(actor=None, name=f"fleet-{c}", kubeconfig=handle.token_kubeconfig(
-                token, workdir / f"portal-{c}.kubeconfig", user="portal").read_text())
             clusters.append(cluster)
             rows = Namespace.objects.bulk_create([
                 Namespace(team=team, cluster=cluster, name=f"fleet-{c}-{i}", owner=owner, quota=dict(QUOTA), phase="Ready")

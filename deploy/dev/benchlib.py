@@ -60,3 +60,18 @@ def wait(predicate, timeout: float, what: str, interval: float = 0.01):
         if time.monotonic() > deadline:
             raise RuntimeError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
+
+
+def portal_kubesim(workdir: Path, name: str):
+    """A throw-away kubesim with the portal's RBAC applied, registered as cluster ``name``: (handle, cluster).
+
+    Call after ``django.setup()``.
+    """
+    from apps.clusters.services import cluster_register
+    from kubesim.testing import start
+    from tests.conftest import install_portal_rbac
+
+    handle = start(workdir / f"kubesim-{name}")
+    token = install_portal_rbac(handle)
+    kubeconfig = handle.token_kubeconfig(token, workdir / f"portal-{name}.kubeconfig", user="portal").read_text()
+    return handle, cluster_register(actor=None, name=name, kubeconfig=kubeconfig)

@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from benchlib import recreate_database, scratch_database, start_worker  # noqa: E402
+from benchlib import portal_kubesim, recreate_database, scratch_database, start_worker  # noqa: E402
 
 QUOTA = {"requests.cpu": "100m", "limits.cpu": "200m", "requests.memory": "128Mi", "limits.memory": "256Mi"}
 FAULT_RATE = 0.30
@@ -69,21 +69,16 @@ def main() -> int:
 
         from apps.accounts.services import api_token_issue
         from apps.audit.models import AuditEvent
-        from apps.clusters.services import cluster_register
         from apps.namespaces import manifests, tasks
         from apps.namespaces.models import Namespace
         from apps.teams.models import Membership
         from apps.teams.services import team_create
-        from kubesim.testing import start
         from portal.celery import app
-        from tests.conftest import install_portal_rbac, make_user, official_client
+        from tests.conftest import make_user, official_client
 
         app.conf.task_always_eager = False
         app.conf.task_default_queue = queue
-        handle = start(workdir / "kubesim")
-        token = install_portal_rbac(handle)
-        cluster_register(actor=None, name="soak", kubeconfig=handle.token_kubeconfig(
-            token, workdir / "portal.kubeconfig", user="portal").read_text())
+        handle, _ = portal_kubesim(workdir, "soak")
         team = team_create(actor=None, slug="soak", name="Soak")
         dev, boss = make_user("soak-dev"), make_user("soak-manager")
         Membership.objects.create(team=team, user=dev, role=Membership.Role.MEMBER)

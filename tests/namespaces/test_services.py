@@ -20,7 +20,6 @@ from apps.namespaces.selectors import bundle_for_namespace
 from apps.namespaces.services import namespace_request_submit
 from apps.teams.models import Membership
 from apps.teams.services import membership_change_role, membership_remove
-from portal.celery import app as celery_app
 from tests.conftest import make_user, official_client
 
 Phase = Namespace.Phase
@@ -44,15 +43,6 @@ def approve(member, manager, team, django_capture_on_commit_callbacks):
 def admin_api(kubesim_cluster):
     with official_client(kubesim_cluster[0].admin_kubeconfig) as api:
         yield api
-
-
-@pytest.fixture
-def eager():
-    """Run ``.delay()`` in-process, like the demo without a broker."""
-    old = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = old
 
 
 def request_of(namespace) -> Request:

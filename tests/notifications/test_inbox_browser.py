@@ -8,28 +8,15 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.urls import reverse
 from django.utils import timezone
 
 from apps.approvals.models import Request
 from apps.namespaces import tasks as ns_tasks
 from apps.notifications.models import Notification
 from apps.notifications.services import notifications_deliver
-from tests.conftest import PASSWORD
-from tests.pages import make_cluster, make_namespace
+from tests.pages import browser_log_in, make_cluster, make_namespace
 
 pytestmark = [pytest.mark.browser]
-
-
-def log_in(context, user):
-    page = context.new_page()
-    page.set_default_timeout(20000)
-    page.goto(reverse("login"))
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(re.compile(r"/$"))
-    return page
 
 
 def test_inbox_badge_open_and_extend_in_the_browser(browser, live_server, team, member, manager, monkeypatch, tmp_path):
@@ -38,7 +25,7 @@ def test_inbox_badge_open_and_extend_in_the_browser(browser, live_server, team, 
                                expires_at=timezone.now() + timedelta(hours=20, minutes=30))
     notifications_deliver("namespace.expiring", namespace.pk, expires_at=namespace.expires_at.isoformat(), hours=24)
 
-    dev = log_in(browser.new_context(base_url=live_server.url), member)
+    dev = browser_log_in(browser.new_context(base_url=live_server.url), member)
     badge = dev.locator("#inbox-badge .inbox-count")
     assert badge.get_attribute("data-unread") == "1"
     # The dashboard counts the expiry down (portal.js rewrites the server's "expires in 20 h").
@@ -69,6 +56,6 @@ def test_inbox_badge_open_and_extend_in_the_browser(browser, live_server, team, 
 
     # The manager's badge counts the new request (delivered in-process: the test runs tasks eagerly).
     notifications_deliver("request.submitted", request.pk)
-    boss = log_in(browser.new_context(base_url=live_server.url), manager)
+    boss = browser_log_in(browser.new_context(base_url=live_server.url), manager)
     assert boss.locator("#inbox-badge .inbox-count").get_attribute("data-unread") == "2"  # the expiry warning and the request
     boss.screenshot(path=str(tmp_path / "manager.png"), full_page=True)

@@ -24,7 +24,8 @@ from apps.quotas.models import ApprovalRule
 from tests.conftest import make_member
 from tests.pages import make_cluster, make_namespace
 
-pytestmark = pytest.mark.django_db
+# Deliveries run in-process as the on-commit callbacks fire (a worker test is in test_delivery_worker).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager")]
 
 QUOTA = {"requests.cpu": "1", "limits.cpu": "2", "requests.memory": "1Gi", "limits.memory": "2Gi"}
 
@@ -41,17 +42,6 @@ def quiet_reconcile(monkeypatch):
     from apps.namespaces import tasks as ns_tasks
 
     monkeypatch.setattr(ns_tasks.reconcile_namespace, "delay", lambda *a, **k: None)
-
-
-@pytest.fixture(autouse=True)
-def eager():
-    """Run ``deliver.delay()`` in-process, as the on-commit callbacks fire (a worker test is in test_delivery_worker)."""
-    from portal.celery import app
-
-    old = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = old
 
 
 @pytest.fixture

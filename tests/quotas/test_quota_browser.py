@@ -14,22 +14,12 @@ from apps.namespaces import tasks as ns_tasks
 from apps.namespaces.models import Namespace
 from apps.namespaces.services import namespace_reconcile
 from apps.usage.services import sync_cluster
-from tests.conftest import PASSWORD, official_client
+from tests.conftest import official_client
+from tests.pages import browser_log_in
 
 pytestmark = [pytest.mark.browser]
 
 QUOTA = {"requests.cpu": "2", "limits.cpu": "4", "requests.memory": "4Gi", "limits.memory": "8Gi", "pods": "50"}
-
-
-def log_in(context, user):
-    page = context.new_page()
-    page.set_default_timeout(20000)
-    page.goto(reverse("login"))
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(re.compile(r"/$"))
-    return page
 
 
 def test_change_quota_flow_in_the_browser(browser, live_server, kubesim_cluster, team, member, manager, monkeypatch, tmp_path):
@@ -46,7 +36,7 @@ def test_change_quota_flow_in_the_browser(browser, live_server, kubesim_cluster,
     assert sync_cluster(cluster).ok  # a usage sample, so the history chart has a point
     Namespace.objects.filter(pk=namespace.pk).update(quota_used={"requests.cpu": "1", "pods": "12"}, quota_observed_at=timezone.now())
 
-    dev = log_in(browser.new_context(base_url=live_server.url), member)
+    dev = browser_log_in(browser.new_context(base_url=live_server.url), member)
     dev.goto(reverse("namespaces:detail", args=[namespace.pk]))
     # The usage bars render with their text alternative.
     assert dev.locator('section[aria-labelledby="quota-heading"] .bar[role="img"]').count() >= 2
@@ -68,7 +58,7 @@ def test_change_quota_flow_in_the_browser(browser, live_server, kubesim_cluster,
     req = Request.objects.get(kind="quota")
     assert "requested; a manager of payments will decide" in dev.inner_text(".messages")
 
-    boss = log_in(browser.new_context(base_url=live_server.url), manager)
+    boss = browser_log_in(browser.new_context(base_url=live_server.url), manager)
     boss.goto(reverse("approvals:detail", args=[req.pk]))
     table = boss.locator(".quota-change-table")
     assert "below current use" in table.locator("tr", has_text="pods").inner_text()  # 10 < 12 in use
