@@ -381,7 +381,13 @@ def _ensure_namespace(cluster, namespace_obj: dict, ownership: Ownership) -> tup
     return live, True
 
 
-def apply(cluster, objects: list[dict], *, ownership: Ownership) -> Applied:
+def object_key(obj: dict) -> str:
+    """``Kind/namespace/name`` (``Kind/name`` for cluster-scoped objects): how ``apply`` names what it did."""
+    meta = obj["metadata"]
+    return "/".join(p for p in (obj["kind"], meta.get("namespace"), meta["name"]) if p)
+
+
+def apply(cluster, objects: list[dict], *, ownership: Ownership, skip: frozenset[str] = frozenset()) -> Applied:
     """Apply a namespace's bundle (``objects[0]`` is the Namespace); returns what was done.
 
     The Namespace is created when missing, or must be the portal's own
@@ -389,7 +395,9 @@ def apply(cluster, objects: list[dict], *, ownership: Ownership) -> Applied:
     Then each object is server-side applied in order (one PATCH each).
     ``force=true`` takes ownership of fields another manager set (e.g. a
     hand-edited quota): the portal's desired state wins, which is how drift
-    is repaired. Stops at the first failure, raising ClusterError.
+    is repaired. Stops at the first failure, raising ClusterError with
+    ``applied``: the keys (``object_key``) written before it, so a retry of the
+    same bundle can pass them as ``skip`` and write only the rest.
     """
     first = objects[0] if objects else {}
     if (first.get("apiVersion"), first.get("kind")) != ("v1", "Namespace"):
@@ -400,9 +408,11 @@ def apply(cluster, objects: list[dict], *, ownership: Ownership) -> Applied:
             raise ValueError(f"{obj['kind']} {obj['metadata']['name']} is not in namespace {namespace}")
     live, created = _ensure_namespace(cluster, first, ownership)
     uid = live["metadata"].get("uid", "")
-    applied = []
+    applied, done = [], []
     try:
         for obj in objects:
+            if object_key(obj) in skip:
+                continue
             rt = resource_type(obj["apiVersion"], obj["kind"])
             meta = obj["metadata"]
             path = rt.object_path(meta["name"], meta.get("namespace"))
@@ -413,9 +423,11 @@ def apply(cluster, objects: list[dict], *, ownership: Ownership) -> Applied:
                 query=[("fieldManager", settings.KUBE_FIELD_MANAGER), ("force", "true"), ("fieldValidation", "Strict")],
                 body=obj, content_type="application/apply-patch+yaml",
             ))
+            done.append(object_key(obj))
     except ClusterError as exc:
+        exc.applied = done
         if not created or exc.retryable:
-            raise  # a retry resumes where this attempt stopped
+            raise  # a retry resumes where this attempt stopped (``skip``)
         # Refused for good right after we created the namespace: remove it
         # rather than leave a half-made namespace (no quota, no bindings).
         raise ClusterError(f"{exc}; {_remove_half_made(cluster, namespace, uid)}", status=exc.status, retryable=False) from None

@@ -46,6 +46,9 @@ class Namespace(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     # Hash of the last bundle applied successfully; equal hash => nothing to write.
     observed_hash = models.CharField(max_length=64, blank=True)
+    # An attempt that failed part-way: {"hash": <bundle hash>, "done": [object keys written]}. The retry of
+    # the same bundle writes only the rest (one successful write per object, faults or not).
+    partial_apply = models.JSONField(default=dict, blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     # Set while a worker holds the row (claim), cleared when it lets go.
     claimed_until = models.DateTimeField(null=True, blank=True)

@@ -529,8 +529,9 @@ def _finish_ready(namespace: Namespace, token: str, desired_hash: str, quota_sta
         row.applied_at = now
         row.claimed_until, row.claimed_by = None, ""
         row.cluster_uid = cluster_uid
+        row.partial_apply = {}
         fields = ["phase", "observed_hash", "last_error", "next_attempt_at", "applied_at", "claimed_until", "claimed_by",
-                  "cluster_uid", "updated_at"]
+                  "cluster_uid", "partial_apply", "updated_at"]
         if quota_status is not None:
             row.quota_used, row.quota_observed_at = quota_status.get("used", {}), now
             fields += ["quota_used", "quota_observed_at"]
@@ -549,7 +550,7 @@ def _finish_ready(namespace: Namespace, token: str, desired_hash: str, quota_sta
     return True
 
 
-def _finish_error(namespace: Namespace, token: str, exc: ClusterError) -> ReconcileResult:
+def _finish_error(namespace: Namespace, token: str, exc: ClusterError, *, desired_hash: str = "") -> ReconcileResult:
     """Retryable: stay Provisioning with the error and a next attempt time. Otherwise: Failed."""
     now = timezone.now()
     message = str(exc)
@@ -565,7 +566,10 @@ def _finish_error(namespace: Namespace, token: str, exc: ClusterError) -> Reconc
         if exc.retryable:
             delay = backoff_seconds(row.attempts)
             row.next_attempt_at = now + timedelta(seconds=delay)
-            row.save(update_fields=["last_error", "next_attempt_at", "claimed_until", "claimed_by", "updated_at"])
+            earlier = row.partial_apply or {}
+            done = set(earlier.get("done", [])) if earlier.get("hash") == desired_hash else set()
+            row.partial_apply = {"hash": desired_hash, "done": sorted(done | set(getattr(exc, "applied", [])))} if desired_hash else {}
+            row.save(update_fields=["last_error", "next_attempt_at", "claimed_until", "claimed_by", "partial_apply", "updated_at"])
             return ReconcileResult("retry", message, retry_in=delay, reason=failure_reason(exc))
         was = row.phase
         row.phase = Phase.FAILED
@@ -676,7 +680,7 @@ def namespace_reconcile(namespace_id: int, *, token: str | None = None, check_dr
         if phase is None or phase in (Phase.TERMINATING, Phase.DELETED):
             return ReconcileResult("gone")
         return ReconcileResult("busy")
-    namespace = None
+    namespace, desired_hash = None, ""
     try:
         namespace = Namespace.objects.select_related("cluster", "team", "owner").get(pk=namespace_id)
         objects = bundle_for_namespace(namespace)
@@ -705,7 +709,9 @@ def namespace_reconcile(namespace_id: int, *, token: str | None = None, check_dr
             log.warning("namespace %s drifted on %s: %s", namespace.name, namespace.cluster.name, ", ".join(drift))
         _start_attempt(namespace, token)
         _refuse_reserved(namespace)
-        applied = kube.apply(namespace.cluster, objects, ownership=namespace_ownership(namespace))
+        partial = namespace.partial_apply or {}
+        skip = frozenset(partial.get("done", [])) if partial.get("hash") == desired_hash else frozenset()
+        applied = kube.apply(namespace.cluster, objects, ownership=namespace_ownership(namespace), skip=skip)
         pruned = _prune_role_bindings(namespace, objects)
         quota_status = _read_quota(namespace)
         if not _finish_ready(namespace, token, desired_hash, quota_status, drift=drift, cluster_uid=applied.namespace_uid):
@@ -713,7 +719,7 @@ def namespace_reconcile(namespace_id: int, *, token: str | None = None, check_dr
         return ReconcileResult("repaired" if drift else "applied", pruned=pruned, drift=drift, recovered=bool(namespace.last_error))
     except ClusterError as exc:
         try:
-            return _finish_error(namespace, token, exc)
+            return _finish_error(namespace, token, exc, desired_hash=desired_hash)
         except _DeletedMeanwhile:
             namespace_release(namespace_id, token)
             return ReconcileResult("gone")

@@ -142,3 +142,25 @@ def test_a_no_op_reconcile_logs_nothing_at_info_and_a_change_logs_one_line(kubes
         quiet = [r for r in caplog.records if r.name.startswith("apps.namespaces") and r.levelno >= logging.INFO]
     assert [r.getMessage().split(" in ")[0] for r in changed] == [f"namespace {namespace.pk} applied"]
     assert quiet == []
+
+
+# --- a retry writes only what the failed attempt did not --------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_retry_of_the_same_bundle_applies_only_the_objects_not_yet_written(kubesim_cluster, team, member):
+    handle, cluster = kubesim_cluster
+    namespace = make_namespace(team, cluster, "partial", phase=Phase.PENDING, owner=member, quota=dict(QUOTA))
+    handle.faults.fail_next(1, status=503, verbs=("patch",), resources=("limitranges",))
+    handle.request_log.clear()
+    assert services.namespace_reconcile(namespace.pk).outcome == "retry"
+    row = Namespace.objects.get(pk=namespace.pk)
+    assert row.partial_apply["done"] == ["Namespace/partial", "ResourceQuota/partial/team-quota"]
+    assert services.namespace_reconcile(namespace.pk).outcome == "applied"
+    patches = [(w.resource, w.status) for w in handle.request_log.writes() if w.verb == "patch"]
+    # Namespace and ResourceQuota once (first attempt), LimitRange twice (refused, then applied), the rest once.
+    resources = [r for r, _ in patches]
+    assert resources.count("namespaces") == 1 and resources.count("resourcequotas") == 1
+    assert [s for r, s in patches if r == "limitranges"] == [503, 201]
+    assert resources.count("networkpolicies") == 2
+    assert Namespace.objects.get(pk=namespace.pk).partial_apply == {}

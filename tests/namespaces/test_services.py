@@ -434,8 +434,8 @@ def test_a_delete_while_the_reconcile_applies_wins(kubesim_cluster, approve, man
     namespace = approve(cluster)
     real_apply = services.kube.apply
 
-    def apply_then_someone_deletes(cluster_, objects, *, ownership):
-        applied = real_apply(cluster_, objects, ownership=ownership)
+    def apply_then_someone_deletes(cluster_, objects, *, ownership, skip=frozenset()):
+        applied = real_apply(cluster_, objects, ownership=ownership, skip=skip)
         with django_capture_on_commit_callbacks(execute=False):
             services.namespace_delete(actor=manager, namespace=Namespace.objects.get(pk=namespace.pk))
         return applied
