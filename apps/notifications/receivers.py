@@ -10,9 +10,13 @@ from apps.namespaces.signals import namespace_failed, namespace_ready
 
 
 def _deliver_after_commit(event: str, object_id: int, extra: dict | None = None) -> None:
+    """Deliver on the background queue: nobody waits on a notification, while an approval's apply
+    (enqueued by the same commit) is waited for and must not queue behind it."""
+    from django.conf import settings
+
     from apps.notifications.tasks import deliver
 
-    transaction.on_commit(lambda: deliver.delay(event, object_id, extra or {}))
+    transaction.on_commit(lambda: deliver.apply_async((event, object_id, extra or {}), queue=settings.CELERY_BACKGROUND_QUEUE))
 
 
 @receiver(request_submitted)

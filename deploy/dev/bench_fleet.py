@@ -108,13 +108,19 @@ def main() -> int:
         worker = start_worker(dict(os.environ), workdir / "worker.log", ROOT)
         interactive = start_worker(dict(os.environ), workdir / "worker-interactive.log", ROOT, interactive_only=True)
 
+        decisions = []
+
         def approve_once(name: str) -> float:
             request = namespace_request_submit(actor=owner, team=team, cluster=clusters[0], name=name, quota=dict(QUOTA))
             began = time.perf_counter()
             namespace = request_approve(actor=manager, request=request).namespace
+            decisions.append(time.perf_counter() - began)  # the decision itself: preflight dry run + commit
             wait(lambda: Namespace.objects.filter(pk=namespace.pk, phase="Ready").exists(), 60, f"{name} Ready", 0.01)
             return time.perf_counter() - began
 
+        for i in range(4):  # warm-up (both workers' first tasks: imports, connections) outside the figures
+            approve_once(f"warm-{i}")
+        decisions.clear()
         idle = [approve_once(f"idle-{i}") for i in range(args.approvals)]
         from apps.namespaces.tasks import drift_pass
 
@@ -134,7 +140,8 @@ def main() -> int:
         recreate_database(admin_url, scratch_url, drop_only=True)
         shutil.rmtree(workdir, ignore_errors=True)
     p_idle, p_busy = percentile(idle, 95), percentile(busy, 95)
-    print(f"fleet: approval -> Ready p95 idle {p_idle:.2f} s (target <= 0.2 s), during the resync {p_busy:.2f} s (target <= 2 s)")
+    print(f"fleet: approval -> Ready p95 idle {p_idle:.2f} s (target <= 0.2 s), during the resync {p_busy:.2f} s (target <= 2 s); "
+          f"of which the decision (preflight dry run, commit) p50 {percentile(decisions, 50):.2f} s")
     ok = resync <= 60 and writes == 0 and calls <= bound and p_idle <= 0.2 and p_busy <= 2
     print(f"fleet: {'OK' if ok else 'MISSED'}")
     return 0 if ok else 1
