@@ -252,13 +252,15 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBIL
 #   celery -A portal worker -Q portal,portal-background
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", "portal")
 CELERY_BACKGROUND_QUEUE = env("CELERY_BACKGROUND_QUEUE", f"{CELERY_TASK_DEFAULT_QUEUE}-background")
+# Quota usage history: how often it is recorded (skipped for a cluster whose drift pass just recorded it).
+USAGE_SYNC_INTERVAL_SECONDS = env_int("USAGE_SYNC_INTERVAL_SECONDS", 300)
 CELERY_BEAT_SCHEDULE = {
     "resync-namespaces": {"task": "apps.namespaces.tasks.resync", "schedule": timedelta(seconds=env_int("RESYNC_INTERVAL_SECONDS", 60)), "options": {"queue": CELERY_BACKGROUND_QUEUE}},
     # Interactive queue: one cheap call per cluster, and how an outage's end is noticed (re-drive).
     "check-cluster-health": {"task": "apps.clusters.tasks.check_all_health", "schedule": timedelta(seconds=env_int("HEALTH_INTERVAL_SECONDS", 60))},
     # The book recommends an hourly reaper; expiry is coarse (hours), and
     # each run only flips rows to Terminating, the deletes run as tasks.
-    "sync-usage": {"task": "apps.usage.tasks.sync_all", "schedule": timedelta(seconds=env_int("USAGE_SYNC_INTERVAL_SECONDS", 300)), "options": {"queue": CELERY_BACKGROUND_QUEUE}},
+    "sync-usage": {"task": "apps.usage.tasks.sync_all", "schedule": timedelta(seconds=USAGE_SYNC_INTERVAL_SECONDS), "options": {"queue": CELERY_BACKGROUND_QUEUE}},
     "prune-usage": {"task": "apps.usage.tasks.rollup_and_prune", "schedule": timedelta(seconds=3600), "options": {"queue": CELERY_BACKGROUND_QUEUE}},
     "seal-audit": {"task": "apps.audit.tasks.seal", "schedule": timedelta(seconds=env_int("AUDIT_SEAL_INTERVAL_SECONDS", 60)), "options": {"queue": CELERY_BACKGROUND_QUEUE}},
     "sync-violations": {"task": "apps.violations.tasks.sync_all", "schedule": timedelta(seconds=env_int("VIOLATIONS_INTERVAL_SECONDS", 300)), "options": {"queue": CELERY_BACKGROUND_QUEUE}},

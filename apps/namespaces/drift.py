@@ -9,8 +9,9 @@ snapshot in memory, on the fields the portal sets only (``_same``: defaulted
 and server-set fields never count as drift). Namespaces that differ are handed
 to the usual reconcile (``check_drift=True``), which reads them back and
 repairs them, audited; everything else just records the check and the quota
-usage the snapshot carried. No per-namespace GET, no write for a fleet in
-order.
+usage the snapshot carried (the usage history takes it too, through
+``signals.quotas_listed``, instead of listing the cluster again). No
+per-namespace GET, no write for a fleet in order.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from django.utils import timezone
 from apps.approvals.models import Request
 from apps.clusters import kube
 from apps.core.errors import ClusterError
-from apps.namespaces import manifests
+from apps.namespaces import manifests, signals
 from apps.namespaces.models import Namespace
 from apps.namespaces.services import _same
 from apps.teams.models import Membership
@@ -117,6 +118,8 @@ def cluster_drift_pass(cluster, namespace_ids: list[int] | None = None) -> Drift
         result.error, result.list_calls = str(exc), len(calls)
         log.warning("drift pass on %s: cannot list: %s", cluster.name, exc)
         return result
+    quotas = [obj for (kind, _, _), obj in snapshot.items() if kind == "ResourceQuota"]
+    signals.quotas_listed.send(sender=Namespace, cluster=cluster, quotas=quotas, list_calls=len(calls))
     bundles = _bundles(rows)
     fine = []
     for row in rows:

@@ -11,3 +11,7 @@ from django.dispatch import Signal
 namespace_ready = Signal()
 # Applying failed for good (not retried); ``error`` says why.
 namespace_failed = Signal()
+
+# The drift pass listed every portal-managed ResourceQuota of ``cluster`` (``quotas``: the live objects) with
+# ``list_calls`` requests: listeners (usage history) use it instead of listing again. Sent outside any transaction.
+quotas_listed = Signal()

@@ -70,13 +70,30 @@ def sync_cluster(cluster, now: datetime | None = None) -> SyncResult:
     now = now or timezone.now()
     calls: list[str] = []
     try:
-        quotas = [q for q in kube.list_pages(cluster, "/api/v1/resourcequotas", action="list resourcequotas",
-                                             label_selector=f"{MANAGED_BY_LABEL}={MANAGED_BY}", calls=calls)
-                  if (q.get("metadata") or {}).get("name") == QUOTA_NAME]
+        quotas = list(kube.list_pages(cluster, "/api/v1/resourcequotas", action="list resourcequotas",
+                                      label_selector=f"{MANAGED_BY_LABEL}={MANAGED_BY}", calls=calls))
     except ClusterError as exc:
         _record_failure(cluster, str(exc), now)
         log.warning("usage sync of %s failed: %s", cluster.name, exc)
         return SyncResult(cluster.name, ok=False, list_calls=len(calls), error=str(exc))
+    return record_quotas(cluster, quotas, list_calls=len(calls), now=now)
+
+
+def observed_recently(cluster_id: int, now: datetime | None = None) -> bool:
+    """Usage of the cluster was recorded less than half a sync interval ago (by the drift pass's snapshot)."""
+    now = now or timezone.now()
+    since = now - timedelta(seconds=settings.USAGE_SYNC_INTERVAL_SECONDS / 2)
+    return ClusterUsageState.objects.filter(cluster_id=cluster_id, last_success_at__gte=since).exists()
+
+
+def record_quotas(cluster, quotas: list[dict], *, list_calls: int = 0, now: datetime | None = None) -> SyncResult:
+    """Record the usage the listed portal-managed ResourceQuotas of ``cluster`` carry (samples, team hourly sums).
+
+    Called by the usage sync's own list, and with the drift pass's snapshot
+    (``apps.namespaces.signals.quotas_listed``), so the two do not each walk the fleet.
+    """
+    now = now or timezone.now()
+    quotas = [q for q in quotas if (q.get("metadata") or {}).get("name") == QUOTA_NAME]
     by_name = {q["metadata"]["namespace"]: q.get("status") or {} for q in quotas}
     rows = list(Namespace.objects.filter(cluster=cluster, name__in=list(by_name)).exclude(phase__in=NOT_LIVE)
                 .only("pk", "name", "team_id", "quota_used", "quota_observed_at"))
@@ -112,8 +129,8 @@ def sync_cluster(cluster, now: datetime | None = None) -> SyncResult:
         TeamUsageHourly.objects.bulk_create(new, batch_size=BATCH)
         TeamUsageHourly.objects.bulk_update(changed, ["used", "hard", "namespaces"], batch_size=BATCH)
         ClusterUsageState.objects.update_or_create(cluster=cluster, defaults={
-            "last_success_at": now, "failing_since": None, "last_error": "", "quotas_seen": len(rows), "list_calls": len(calls)})
-    return SyncResult(cluster.name, ok=True, quotas=len(rows), list_calls=len(calls))
+            "last_success_at": now, "failing_since": None, "last_error": "", "quotas_seen": len(rows), "list_calls": list_calls})
+    return SyncResult(cluster.name, ok=True, quotas=len(rows), list_calls=list_calls)
 
 
 def rollup(now: datetime | None = None) -> int:

@@ -11,8 +11,12 @@ from apps.usage import services
 
 @shared_task(acks_late=True, name="apps.usage.tasks.sync_all")
 def sync_all() -> int:
-    """One task per cluster, so one slow cluster does not delay the others."""
-    ids = list(Cluster.objects.values_list("pk", flat=True))
+    """One task per cluster, so one slow cluster does not delay the others.
+
+    A cluster whose usage the drift pass recorded moments ago (from its own
+    snapshot) is skipped: the fleet is listed once, not twice.
+    """
+    ids = [pk for pk in Cluster.objects.values_list("pk", flat=True) if not services.observed_recently(pk)]
     for pk in ids:
         sync_cluster.apply_async((pk,), queue=settings.CELERY_BACKGROUND_QUEUE)  # fleet work: background
     return len(ids)

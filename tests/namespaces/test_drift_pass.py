@@ -96,3 +96,18 @@ def test_the_pass_task_hands_drifted_rows_to_the_reconcile_and_never_runs_twice_
         assert tasks.drift_pass(cluster.pk) == {"skipped": True}
     finally:
         cache.delete(f"portal:drift-pass:{cluster.pk}")
+
+
+def test_the_snapshot_feeds_the_usage_history_so_the_usage_sync_skips_the_cluster(fleet):
+    from apps.usage import services as usage
+    from apps.usage import tasks as usage_tasks
+    from apps.usage.models import ClusterUsageState, UsageSample
+
+    handle, cluster, rows = fleet
+    assert not UsageSample.objects.exists() and not usage.observed_recently(cluster.pk)
+    drift.cluster_drift_pass(cluster)
+    assert UsageSample.objects.filter(namespace_id__in=[r.pk for r in rows]).count() == 3
+    state = ClusterUsageState.objects.get(cluster=cluster)
+    assert state.quotas_seen == 3 and state.list_calls == len(drift.MANAGED_KINDS)
+    assert usage.observed_recently(cluster.pk)
+    assert usage_tasks.sync_all() == 0  # the fleet is not listed a second time
