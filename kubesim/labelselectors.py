@@ -254,4 +254,6 @@ def parse(text: str) -> Callable[[dict | None], bool]:
                     return False
         return True
 
+    # What an index can narrow a list to: the keys that must hold one of given values.
+    matches.equality_terms = [(key, tuple(values)) for key, op, values in requirements if op in ("=", "==", "in")]
     return matches

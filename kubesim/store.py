@@ -81,6 +81,9 @@ class Store:
         # Names per namespace per type: a list in one namespace reads that namespace only (as etcd's key
         # prefix does), never every object of the type.
         self._by_ns: dict[str, dict[str, set[str]]] = collections.defaultdict(lambda: collections.defaultdict(set))
+        # Keys per label (key, value) per type: a label-selected list reads the matching objects only.
+        self._by_label: dict[str, dict[tuple[str, str], set[tuple[str, str]]]] = collections.defaultdict(
+            lambda: collections.defaultdict(set))
         self._rv = 0
         self._history: collections.deque = collections.deque(maxlen=history_size)
         self._listeners: list[Listener] = []
@@ -102,8 +105,10 @@ class Store:
         row = db.execute("SELECT v FROM meta WHERE k='rv'").fetchone()
         self._rv = int(row[0]) if row else 0
         for tkey, ns, name, data in db.execute("SELECT tkey, ns, name, data FROM objects"):
-            self._objects[tkey][(ns, name)] = json.loads(data)
+            obj = json.loads(data)
+            self._objects[tkey][(ns, name)] = obj
             self._by_ns[tkey][ns].add(name)
+            self._index_labels(tkey, (ns, name), None, obj)
         self._db = db
 
     def _persist(self, tkey: str, ns: str, name: str, obj: dict | None) -> None:
@@ -143,13 +148,27 @@ class Store:
             obj = self._objects[_type_key(rt)].get((namespace or "" if rt.namespaced else "", name))
             return clone(obj) if obj is not None else None
 
-    def _keys(self, rt: ResourceType, namespace: str | None) -> list[tuple[str, str]]:
-        """Keys of ``rt`` (in ``namespace``) in etcd's order: by the string ``namespace/name`` (caller holds the lock)."""
+    def _index_labels(self, tkey: str, key: tuple[str, str], old: dict | None, new: dict | None) -> None:
+        index = self._by_label[tkey]
+        for obj, add in ((old, False), (new, True)):
+            for pair in ((obj or {}).get("metadata", {}).get("labels") or {}).items():
+                if add:
+                    index[pair].add(key)
+                else:
+                    index[pair].discard(key)
+
+    def _keys(self, rt: ResourceType, namespace: str | None, label_terms=()) -> list[tuple[str, str]]:
+        """Keys of ``rt`` (in ``namespace``; carrying the ``label_terms`` values) in etcd's order, by the string
+        ``namespace/name`` (caller holds the lock). The indexes narrow the keys; the caller's predicate still decides."""
         tkey = _type_key(rt)
+        candidates: set | None = None
+        for label, values in label_terms:
+            matching = set().union(*(self._by_label[tkey].get((label, value), ()) for value in values))
+            candidates = matching if candidates is None else candidates & matching
         if namespace and rt.namespaced:
-            keys = [(namespace, name) for name in self._by_ns[tkey].get(namespace, ())]
-        else:
-            keys = list(self._objects[tkey])
+            in_namespace = {(namespace, name) for name in self._by_ns[tkey].get(namespace, ())}
+            candidates = in_namespace if candidates is None else candidates & in_namespace
+        keys = list(self._objects[tkey]) if candidates is None else list(candidates)
         keys.sort(key=lambda k: f"{k[0]}/{k[1]}")
         return keys
 
@@ -160,7 +179,7 @@ class Store:
             return [clone(bucket[k]) for k in self._keys(rt, namespace)], str(self._rv)
 
     def select(self, rt: ResourceType, namespace: str | None = None, *, match=None, after: str = "",
-               limit: int = 0) -> tuple[list[dict], str, int | None]:
+               limit: int = 0, label_terms=()) -> tuple[list[dict], str, int | None]:
         """One page of a list: objects after the key ``after`` that ``match``, at most ``limit`` (0: all).
 
         Only the page is copied; the predicate reads the stored objects. Returns
@@ -169,7 +188,7 @@ class Store:
         """
         with self._lock:
             bucket = self._objects[_type_key(rt)]
-            keys = self._keys(rt, namespace)
+            keys = self._keys(rt, namespace, label_terms)
             if after:
                 keys = [k for k in keys if f"{k[0]}/{k[1]}" > after]
             page: list[dict] = []
@@ -199,13 +218,16 @@ class Store:
         """Record a write (caller holds the lock and has set obj's rv); returns a copy for the caller."""
         tkey = _type_key(rt)
         key = self._key(rt, obj)
+        previous = self._objects[tkey].get(key)
         if event_type == "DELETED":
             self._objects[tkey].pop(key, None)
             self._by_ns[tkey][key[0]].discard(key[1])
+            self._index_labels(tkey, key, previous, None)
             self._persist(tkey, key[0], key[1], None)
         else:
             self._objects[tkey][key] = obj
             self._by_ns[tkey][key[0]].add(key[1])
+            self._index_labels(tkey, key, previous, obj)
             self._persist(tkey, key[0], key[1], obj)
         self._history.append((self._rv, tkey, key[0], event_type, obj, old))
         self._cond.notify_all()

@@ -63,7 +63,8 @@ class CRUDHandlers:
             except ValueError:
                 raise errors.bad_request(f'limit: Invalid value: "{limit_s}"') from None
         # Only the page is copied out of the store, and a namespaced list reads that namespace only.
-        items, rv, remaining = self.api.store.select(rt, ns, match=match if filtered else None, after=start, limit=limit)
+        items, rv, remaining = self.api.store.select(rt, ns, match=match if filtered else None, after=start, limit=limit,
+                                                     label_terms=match.equality_terms)
         meta: dict = {"resourceVersion": rv}
         if remaining is not None:
             meta["continue"] = listoptions.encode_continue(rv, _sort_key(items[-1]))

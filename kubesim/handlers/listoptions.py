@@ -93,4 +93,6 @@ def selection(rt: ResourceType, label_selector: str, field_selector: str):
             return False
         return True
 
+    # Label terms a store index can use to avoid reading every object of the type.
+    match.equality_terms = getattr(label, "equality_terms", []) if label is not None else []
     return match, label is not None or field is not None

@@ -213,3 +213,20 @@ def test_the_install_packages_kinds_are_served(api_version, kind):
     created = store.create(rt, {"metadata": {"namespace": "platform-portal", "name": "portal"}})
     assert created["kind"] == kind and created["apiVersion"] == api_version
     assert store.count(rt, "platform-portal") == 1
+
+
+def test_a_label_selected_list_reads_only_the_labelled_objects():
+    """The label index narrows a list to objects carrying the selected label values; changes move them."""
+    store = Store()
+    cm = resources.lookup("", "v1", "configmaps")
+    for i in range(50):
+        store.create(cm, {"metadata": {"namespace": f"ns-{i}", "name": "c", "labels": {"owner": "portal" if i < 3 else "other"}}})
+    seen = []
+    page, _, _ = store.select(cm, label_terms=[("owner", ("portal",))],
+                              match=lambda o: seen.append(o) or o["metadata"]["labels"]["owner"] == "portal")
+    assert [o["metadata"]["namespace"] for o in page] == ["ns-0", "ns-1", "ns-2"]
+    assert len(seen) == 3  # the other 47 were never read
+    store.update(cm, {**store.get(cm, "ns-7", "c"), "metadata": {**store.get(cm, "ns-7", "c")["metadata"], "labels": {"owner": "portal"}}})
+    store.delete(cm, "ns-0", "c")
+    page, _, _ = store.select(cm, label_terms=[("owner", ("portal",))], match=lambda o: o["metadata"]["labels"]["owner"] == "portal")
+    assert [o["metadata"]["namespace"] for o in page] == ["ns-1", "ns-2", "ns-7"]
