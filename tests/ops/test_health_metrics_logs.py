@@ -187,5 +187,6 @@ def test_the_request_id_follows_the_work_into_the_worker_and_its_audit(celery_wo
     # The approval (web) and the apply (worker) share the approving request's id.
     actions = set(AuditEvent.objects.filter(request_id=request_id).values_list("via", "action"))
     assert ("api", "request.approve") in actions and ("worker", "namespace.ready") in actions
-    assert request_id in Path(celery_worker.log_path).read_text()
+    # The worker logs the apply just after the namespace turned Ready.
+    wait_for(lambda: request_id in Path(celery_worker.log_path).read_text(), timeout=10, message="the request id in the worker's log")
     logging.getLogger(__name__).info("traced %s", request_id)
