@@ -42,7 +42,7 @@ done
 ADMIN_KUBECONFIG=$STATE/admin.kubeconfig
 
 echo "Creating the portal's ServiceAccount and least-privilege RBAC on the demo cluster …"
-"$KUBECTL" --kubeconfig "$ADMIN_KUBECONFIG" apply -f deploy/kubernetes/portal-rbac.yaml >/dev/null
+"$KUBECTL" --kubeconfig "$ADMIN_KUBECONFIG" apply -f deploy/kubernetes/cluster-rbac/portal-rbac.yaml >/dev/null
 token=$("$KUBECTL" --kubeconfig "$ADMIN_KUBECONFIG" -n platform-portal create token portal --duration=8760h)
 PORTAL_KUBECONFIG=$VAR/portal.kubeconfig
 rm -f "$PORTAL_KUBECONFIG"
